@@ -37,6 +37,11 @@ export interface Allocation {
   readonly exclusive: boolean;
   /** Why: one short sentence per rule that decided. */
   readonly reasons: readonly string[];
+  /**
+   * Shared containers pinned to one NUMA node's shared CPUs: that node's id. Absent for
+   * containers on the whole shared pool and for every other pool.
+   */
+  readonly pinnedNode?: number;
 }
 
 /** A change to a container already placed, caused by a decision about another one. */
@@ -57,7 +62,12 @@ export interface PlacementDecision {
   readonly allocations: Allocations;
 }
 
-export type RejectionReason = 'insufficient-cpus' | 'insufficient-isolated-cpus' | 'duplicate-container';
+export type RejectionReason =
+  | 'insufficient-cpus'
+  | 'insufficient-isolated-cpus'
+  | 'duplicate-container'
+  | 'unknown-container'
+  | 'invalid-target';
 
 export interface PlacementRejection {
   readonly reason: RejectionReason;
@@ -70,3 +80,17 @@ export interface PlacementRejection {
 export type PlacementResult =
   | { readonly ok: true; readonly decision: PlacementDecision }
   | { readonly ok: false; readonly rejection: PlacementRejection };
+
+/** Where `replaceContainer` moves a container (the rebalancer's target). */
+export interface PlacementTarget {
+  readonly cpus: CpuSet;
+  readonly mems: CpuSet;
+}
+
+/** What releasing a container gives: the allocations without it and the cpusets that grow. */
+export interface ReleaseResult {
+  /** The allocation released, or null when the id was unknown (nothing changes). */
+  readonly released: Allocation | null;
+  readonly allocations: Allocations;
+  readonly updates: readonly CpusetUpdate[];
+}

@@ -4,10 +4,16 @@
 
 export class CpuSetParseError extends Error {
   readonly code = 'ERR_CPULIST';
+  override readonly name = 'CpuSetParseError';
 }
 
 export class CpuSet implements Iterable<number> {
   static readonly empty = new CpuSet([]);
+  /**
+   * The largest id a cpulist may name: far above any kernel's CPU or node limit, and it keeps a
+   * typo such as "0-99999999" from allocating millions of ids.
+   */
+  static readonly maxId = 65535;
 
   private constructor(private readonly members: readonly number[]) {}
 
@@ -27,23 +33,32 @@ export class CpuSet implements Iterable<number> {
   }
 
   /**
-   * Parses a Linux cpulist ("0-3,8,10-11", "0-31:2" strides too). Tolerates what kernels
-   * really write: trailing newline or NUL, surrounding blanks, an empty string (empty set).
+   * Parses a Linux cpulist ("0-3,8,10-11"), with the kernel's group syntax too ("0-15:2/4" takes
+   * the first 2 of every 4: 0-1,4-5,8-9,12-13) and plain strides ("0-31:2" = every second id).
+   * Tolerates what kernels really write: NULs and newlines, surrounding blanks, an empty
+   * string (empty set).
    */
   static parse(text: string): CpuSet {
-    const trimmed = text.replace(/\0+$/u, '').trim();
+    const trimmed = text.replace(/\0/gu, '').trim();
     if (trimmed === '') return CpuSet.empty;
     const ids: number[] = [];
     for (const part of trimmed.split(',')) {
-      const match = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/u.exec(part.trim());
+      const match = /^(\d+)(?:-(\d+)(?::(\d+)(?:\/(\d+))?)?)?$/u.exec(part.trim());
       if (!match) throw new CpuSetParseError(`invalid cpulist "${trimmed}": bad element "${part}"`);
       const first = Number(match[1]);
       const last = match[2] === undefined ? first : Number(match[2]);
-      const stride = match[3] === undefined ? 1 : Number(match[3]);
-      if (last < first || stride < 1) {
+      // A plain stride ":s" is "take 1 of every s".
+      const [used, group] =
+        match[4] === undefined ? [1, Number(match[3] ?? 1)] : [Number(match[3]), Number(match[4])];
+      if (last < first || used < 1 || group < used) {
         throw new CpuSetParseError(`invalid cpulist "${trimmed}": bad range "${part}"`);
       }
-      for (let id = first; id <= last; id += stride) ids.push(id);
+      if (last > CpuSet.maxId) {
+        throw new CpuSetParseError(`invalid cpulist "${trimmed}": id ${last} is above ${CpuSet.maxId}`);
+      }
+      for (let start = first; start <= last; start += group) {
+        for (let id = start; id < start + used && id <= last; id++) ids.push(id);
+      }
     }
     return CpuSet.of(ids);
   }
@@ -53,7 +68,7 @@ export class CpuSet implements Iterable<number> {
    * comma-separated 32-bit words, most significant first.
    */
   static parseMask(text: string): CpuSet {
-    const trimmed = text.replace(/\0+$/u, '').trim();
+    const trimmed = text.replace(/\0/gu, '').trim();
     if (trimmed === '') return CpuSet.empty;
     const words = trimmed.split(',');
     const ids: number[] = [];
@@ -104,19 +119,47 @@ export class CpuSet implements Iterable<number> {
     return this.members[Symbol.iterator]();
   }
 
+  // The algebra merges the two sorted arrays: linear, no hashing, no re-sorting.
   union(other: CpuSet): CpuSet {
     if (other.isEmpty()) return this;
     if (this.isEmpty()) return other;
-    return CpuSet.of([...this.members, ...other.members]);
+    const a = this.members;
+    const b = other.members;
+    const out: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < a.length && j < b.length) {
+      const x = a[i]!;
+      const y = b[j]!;
+      if (x <= y) i++;
+      if (y <= x) j++;
+      out.push(Math.min(x, y));
+    }
+    while (i < a.length) out.push(a[i++]!);
+    while (j < b.length) out.push(b[j++]!);
+    return new CpuSet(out);
   }
 
   intersect(other: CpuSet): CpuSet {
-    return new CpuSet(this.members.filter((id) => other.has(id)));
+    return new CpuSet(this.merge(other, true));
   }
 
   difference(other: CpuSet): CpuSet {
     if (other.isEmpty()) return this;
-    return new CpuSet(this.members.filter((id) => !other.has(id)));
+    return new CpuSet(this.merge(other, false));
+  }
+
+  /** The members of this set that are (`inOther`) or are not in the other set. */
+  private merge(other: CpuSet, inOther: boolean): number[] {
+    const a = this.members;
+    const b = other.members;
+    const out: number[] = [];
+    let j = 0;
+    for (const x of a) {
+      while (j < b.length && b[j]! < x) j++;
+      if ((j < b.length && b[j] === x) === inOther) out.push(x);
+    }
+    return out;
   }
 
   isSubsetOf(other: CpuSet): boolean {

@@ -21,7 +21,10 @@ export interface Cpu {
 }
 
 export interface Cache {
-  /** Unique per instance: `L<level>:<id>` or `L<level>:<first cpu of shared set>`. */
+  /**
+   * Unique per instance: `L<level>:<id>` where the kernel gives cache ids, else
+   * `L<level>:cpu<first cpu of shared set>`.
+   */
   readonly key: string;
   readonly level: number;
   /** Unified, Data or Instruction. */
@@ -45,7 +48,14 @@ export interface Topology {
   /** Online CPUs by id. Offline and absent CPUs have no entry. */
   readonly cpus: ReadonlyMap<number, Cpu>;
   readonly online: CpuSet;
+  /** Present CPUs that are not online (hot-unplugged, or not brought up). */
   readonly offline: CpuSet;
+  /**
+   * CPUs the firmware lists as possible but that are not present (empty sockets, hotplug
+   * slots). The kernel's own `cpu/offline` file lists these together with `offline`.
+   */
+  readonly absent?: CpuSet;
+  /** From `cpu/isolated` (isolcpus=); may name CPUs that are not online. */
   readonly isolated: CpuSet;
   /** NUMA nodes by ascending id. */
   readonly nodes: readonly NumaNode[];

@@ -1,0 +1,188 @@
+// Native addon benchmark (npm run bench:native [-- --cgroups N --events E --ticks T] | [-- --migration
+// [--mib M] [--from A] [--to B]]). The last line printed is one JSON object with every number.
+//
+// Default: the cost of one sampling tick over N cgroup2 directories × E software events (one
+// counter group per CPU, every group read in ONE worker call), in CPU time (process.cpuUsage, the
+// worker thread included) and wall time, against baselines measured in the same run: one worker
+// call per container, and an empty worker round trip; extrapolated to 100 containers × 4 events
+// at a 1 s interval. Then the cost of reading the eBPF programs' map once, with an entry per cgroup.
+//
+// --migration (for a multi-node machine, e.g. the QEMU guest): M MiB held by a child process on
+// node A, moved to node B by the paced movePages (20 ms budget), then back, then moved by one
+// unpaced migrate_pages; throughput ratio and the longest single call.
+import type { ChildProcess } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { loadAddon } from '../src/monitor/addon.js';
+import { closeCounters, openCounters, readCounters, type CounterGroup } from '../src/monitor/counters.js';
+import { parseNumaMaps, sumNumaMapsByNode } from '../src/monitor/numa-maps.js';
+import { cpuToNodeOf, loadNumaPrograms } from '../src/monitor/numa-programs.js';
+import { migratePages, movePages } from '../src/monitor/page-migration.js';
+import { softwareEventNames } from '../src/monitor/perf-events.js';
+import { discoverTopology } from '../src/topology/discover.js';
+import { cgroup2Root, nativeSkipReason, readRootCpuset, spawnBusy, spawnMemoryHolder, stop, TestCgroup, v1Hierarchy } from '../test/integration/native-fixtures.js';
+
+const { values: options } = parseArgs({
+  options: {
+    cgroups: { type: 'string', default: '100' },
+    events: { type: 'string', default: '4' },
+    ticks: { type: 'string', default: '50' },
+    migration: { type: 'boolean', default: false },
+    mib: { type: 'string', default: '256' },
+    from: { type: 'string', default: '0' },
+    to: { type: 'string', default: '1' },
+    'budget-ms': { type: 'string', default: '20' },
+  },
+  strict: true,
+});
+
+const round = (value: number, digits = 2) => Number(value.toFixed(digits));
+
+/** CPU µs and wall µs of `rounds` runs of `work`, per run. */
+async function measure(rounds: number, work: () => Promise<unknown>): Promise<{ cpuMicros: number; wallMicros: number }> {
+  await work();
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = performance.now();
+  for (let index = 0; index < rounds; index++) await work();
+  const cpu = process.cpuUsage(cpuBefore);
+  return { cpuMicros: (cpu.user + cpu.system) / rounds, wallMicros: ((performance.now() - wallBefore) * 1000) / rounds };
+}
+
+async function benchTick(): Promise<Record<string, unknown>> {
+  const root = cgroup2Root();
+  if (root === undefined) return { skipped: 'no cgroup2 mount' };
+  const cgroupCount = Number(options.cgroups);
+  const eventCount = Math.min(Number(options.events), softwareEventNames.length);
+  const ticks = Number(options.ticks);
+  const events = softwareEventNames.slice(0, eventCount);
+  const cgroups: TestCgroup[] = [];
+  const groups: CounterGroup[] = [];
+  // Two cgroups hold a busy process, so some reads find their counters running (an IPI each).
+  const busy = [spawnBusy(), spawnBusy()];
+  try {
+    for (let index = 0; index < cgroupCount; index++) cgroups.push(TestCgroup.create(root));
+    busy.forEach((child, index) => cgroups[index]?.add(child.pid as number));
+    for (const cgroup of cgroups) groups.push(openCounters({ cgroupPath: cgroup.dir, events }));
+    const fds = groups.reduce((sum, group) => sum + group.fdCount, 0);
+    const oneCall = await measure(ticks, () => readCounters(groups));
+    const callPerContainer = await measure(ticks, () => Promise.all(groups.map((group) => readCounters([group]))));
+    const emptyRoundTrip = await measure(ticks * 10, () => loadAddon().emptyRoundTrip());
+    const counters = cgroupCount * eventCount;
+    const extrapolatedCpuMicros = (oneCall.cpuMicros / counters) * 100 * 4;
+    return {
+      cgroups: cgroupCount,
+      events: eventCount,
+      counters,
+      perfFds: fds,
+      activeCgroups: busy.length,
+      tickCpuMicros: round(oneCall.cpuMicros),
+      tickWallMicros: round(oneCall.wallMicros),
+      cpuMicrosPerCounter: round(oneCall.cpuMicros / counters, 3),
+      cpuMicrosPerFd: round(oneCall.cpuMicros / fds, 3),
+      baselineCallPerContainerCpuMicros: round(callPerContainer.cpuMicros),
+      baselineCallPerContainerWallMicros: round(callPerContainer.wallMicros),
+      oneCallVsCallPerContainerCpuRatio: round(oneCall.cpuMicros / callPerContainer.cpuMicros, 3),
+      emptyWorkerRoundTripCpuMicros: round(emptyRoundTrip.cpuMicros),
+      emptyWorkerRoundTripWallMicros: round(emptyRoundTrip.wallMicros),
+      percentOfOneCoreAt1s_100x4: round((extrapolatedCpuMicros / 1e6) * 100, 3),
+      ebpfRead: await benchEbpfRead(cgroups, spawnBusy()),
+    };
+  } finally {
+    for (const group of groups) closeCounters(group);
+    for (const child of busy) await stop(child);
+    for (const cgroup of cgroups) await cgroup.remove();
+  }
+}
+
+/**
+ * The eBPF map read, with one entry per benchmark cgroup: a busy process visits each cgroup2
+ * directory and is bounced between CPU 0 and 1 there by a v1 cpuset (where the host has one).
+ */
+async function benchEbpfRead(cgroups: readonly TestCgroup[], mover: ChildProcess): Promise<Record<string, unknown>> {
+  const programs = await loadNumaPrograms({ cpuToNode: cpuToNodeOf(await discoverTopology()), keying: 'v2' });
+  if (!programs.available) return { skipped: programs.reason };
+  const cpusetRoot = v1Hierarchy('cpuset');
+  const cpuset = cpusetRoot === undefined ? undefined : TestCgroup.create(cpusetRoot, { 'cpuset.mems': readRootCpuset().mems, 'cpuset.cpus': '0' });
+  try {
+    if (cpuset !== undefined) {
+      cpuset.add(mover.pid as number);
+      for (const cgroup of cgroups) {
+        cgroup.add(mover.pid as number);
+        for (const cpu of ['1', '0']) {
+          cpuset.write('cpuset.cpus', cpu);
+          await sleep(1);
+        }
+      }
+    }
+    await stop(mover);
+    const entries = (await programs.read()).size;
+    const read = await measure(Number(options.ticks), () => programs.read());
+    return { entries, readCpuMicros: round(read.cpuMicros), readWallMicros: round(read.wallMicros), cpuMicrosPerEntry: round(read.cpuMicros / Math.max(1, entries), 3) };
+  } finally {
+    programs.close();
+    await stop(mover);
+    await cpuset?.remove();
+  }
+}
+
+async function bytesOnNode(pid: number, node: number): Promise<number> {
+  return sumNumaMapsByNode(parseNumaMaps(await readFile(`/proc/${pid}/numa_maps`, 'utf8'))).bytesByNode.get(node) ?? 0;
+}
+
+async function benchMigration(): Promise<Record<string, unknown>> {
+  const topology = await discoverTopology();
+  const from = Number(options.from);
+  const to = Number(options.to);
+  const nodeIds = topology.nodes.map((node) => node.id);
+  if (!nodeIds.includes(from) || !nodeIds.includes(to) || from === to) {
+    return { skipped: `needs nodes ${from} and ${to}; this machine has ${nodeIds.join(', ')}` };
+  }
+  const mib = Number(options.mib);
+  const budgetMs = Number(options['budget-ms']);
+  const child = await spawnMemoryHolder(mib);
+  const pid = child.pid as number;
+  try {
+    const home = await migratePages({ pid, fromNodes: nodeIds, toNodes: [from] });
+    if (home.error !== undefined) return { skipped: home.error };
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    const paced = await movePages({ pid, targetNode: to, budgetMs });
+    delay.disable();
+    if (paced.error !== undefined) return { skipped: paced.error };
+    await migratePages({ pid, fromNodes: [to], toNodes: [from] });
+    const before = await bytesOnNode(pid, to);
+    const unpaced = await migratePages({ pid, fromNodes: [from], toNodes: [to] });
+    const unpacedBytes = (await bytesOnNode(pid, to)) - before;
+    const pacedBytesPerSec = paced.bytesMoved / (paced.elapsedMs / 1000);
+    const unpacedBytesPerSec = unpacedBytes / (unpaced.elapsedMs / 1000);
+    return {
+      mib,
+      from,
+      to,
+      budgetMs,
+      pacedBytesMoved: paced.bytesMoved,
+      pacedElapsedMs: round(paced.elapsedMs),
+      pacedCalls: paced.calls,
+      pacedMaxCallMs: round(paced.maxCallMs),
+      pacedCallsOverBudget: paced.maxCallMs > budgetMs,
+      pacedFailedByErrno: paced.pagesFailedByErrno,
+      pacedMiBPerSec: round(pacedBytesPerSec / 2 ** 20),
+      eventLoopMaxDelayMs: round(delay.max / 1e6),
+      unpacedBytesMoved: unpacedBytes,
+      unpacedElapsedMs: round(unpaced.elapsedMs),
+      unpacedMiBPerSec: round(unpacedBytesPerSec / 2 ** 20),
+      pacedVsUnpacedThroughput: round(pacedBytesPerSec / unpacedBytesPerSec, 3),
+    };
+  } finally {
+    await stop(child);
+  }
+}
+
+const skip = nativeSkipReason();
+let result: Record<string, unknown>;
+if (skip !== undefined) result = { skipped: skip };
+else if (options.migration) result = { migration: await benchMigration() };
+else result = await benchTick();
+console.log(JSON.stringify(result));

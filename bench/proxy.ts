@@ -1,0 +1,226 @@
+// Proxy benchmark (npm run bench:proxy [-- --containerd SOCKET]): the relay in front of the no-op
+// CRI backend on unix sockets, compared with calling the backend directly in the same run:
+// unary latency (interleaved direct/proxied calls), the relay's CPU time per call (the relay runs
+// in its own child process; process.cpuUsage() deltas read over IPC), throughput with 64
+// concurrent callers, and a 20,000-event GetContainerEvents stream. The last line printed is one
+// JSON object with every number.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import type * as grpc from '@grpc/grpc-js';
+import { callServerStream, callUnary, createRawClient } from '../test/helpers/grpc-call.js';
+import { ContainerEventResponseSchema, CreateContainerRequestSchema, VersionRequestSchema } from '../src/cri/gen/runtime/v1/api_pb.js';
+import { runtimeMethods } from '../src/cri/relay.js';
+import { benchContainerd, type ContainerdBenchResult } from './proxy-containerd.js';
+
+const unaryCalls = 3000;
+const warmupCalls = 300;
+const concurrentCallers = 64;
+const concurrentCalls = 12_800;
+const streamEvents = 20_000;
+const streamRounds = 3;
+
+interface Child {
+  readonly process: ChildProcess;
+  cpuMicros(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startChild(args: string[]): Promise<Child> {
+  const child = fork(join(process.cwd(), 'bench', 'proxy-child.ts'), args, { execArgv: ['--import=tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`benchmark child ${args[0]} exited with ${code}`)));
+  });
+  return {
+    process: child,
+    cpuMicros: () =>
+      new Promise((resolve) => {
+        child.once('message', (message) => {
+          const { cpu } = message as { cpu: NodeJS.CpuUsage };
+          resolve(cpu.user + cpu.system);
+        });
+        child.send('cpu');
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.send('stop');
+      }),
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
+}
+
+const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
+
+async function timeCall(client: grpc.Client, path: string, body: Uint8Array): Promise<number> {
+  const start = process.hrtime.bigint();
+  const outcome = await callUnary(client, path, body);
+  if (outcome.error) throw new Error(`${path} failed: ${outcome.error.message}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** Interleaved sequential calls, alternating which side goes first. */
+async function measureLatency(direct: grpc.Client, proxied: grpc.Client, path: string, body: Uint8Array) {
+  for (let i = 0; i < warmupCalls; i += 1) {
+    await timeCall(direct, path, body);
+    await timeCall(proxied, path, body);
+  }
+  const directMs: number[] = [];
+  const proxiedMs: number[] = [];
+  for (let i = 0; i < unaryCalls; i += 1) {
+    if (i % 2 === 0) {
+      directMs.push(await timeCall(direct, path, body));
+      proxiedMs.push(await timeCall(proxied, path, body));
+    } else {
+      proxiedMs.push(await timeCall(proxied, path, body));
+      directMs.push(await timeCall(direct, path, body));
+    }
+  }
+  directMs.sort((a, b) => a - b);
+  proxiedMs.sort((a, b) => a - b);
+  const [d50, d99, p50, p99] = [percentile(directMs, 50), percentile(directMs, 99), percentile(proxiedMs, 50), percentile(proxiedMs, 99)];
+  return {
+    calls: unaryCalls,
+    directP50Ms: round(d50),
+    directP99Ms: round(d99),
+    proxiedP50Ms: round(p50),
+    proxiedP99Ms: round(p99),
+    addedP50Ms: round(p50 - d50),
+    addedP99Ms: round(p99 - d99),
+    p50Ratio: round(p50 / d50, 2),
+  };
+}
+
+async function measureCpuPerCall(proxied: grpc.Client, relay: Child, path: string, body: Uint8Array) {
+  const calls = 2000;
+  const before = await relay.cpuMicros();
+  for (let i = 0; i < calls; i += 1) await timeCall(proxied, path, body);
+  const after = await relay.cpuMicros();
+  return round((after - before) / calls, 1);
+}
+
+async function measureThroughput(client: grpc.Client, path: string, body: Uint8Array): Promise<number> {
+  let next = 0;
+  const start = process.hrtime.bigint();
+  const caller = async (): Promise<void> => {
+    while (next < concurrentCalls) {
+      next += 1;
+      const outcome = await callUnary(client, path, body);
+      if (outcome.error) throw new Error(`${path} failed: ${outcome.error.message}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrentCallers }, caller));
+  return Math.round(concurrentCalls / (Number(process.hrtime.bigint() - start) / 1e9));
+}
+
+async function measureStream(client: grpc.Client): Promise<{ perSec: number; intact: boolean }> {
+  const start = process.hrtime.bigint();
+  const { messages, status } = await callServerStream(client, '/runtime.v1.RuntimeService/GetContainerEvents', new Uint8Array(), {
+    'x-noop-events': String(streamEvents),
+  });
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const intact =
+    status.code === 0 &&
+    messages.length === streamEvents &&
+    messages.every((bytes, i) => i % 997 !== 0 || fromBinary(ContainerEventResponseSchema, bytes).containerId === `c${i}`);
+  return { perSec: Math.round(streamEvents / seconds), intact };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const containerdIndex = process.argv.indexOf('--containerd');
+  const containerdSocket = containerdIndex >= 0 ? process.argv[containerdIndex + 1] : undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'bench-proxy-'));
+  const backendPath = join(dir, 'noop.sock');
+  const relayPath = join(dir, 'relay.sock');
+  const backend = await startChild(['backend', backendPath]);
+  const relay = await startChild(['relay', relayPath, backendPath]);
+  const direct = createRawClient(backendPath);
+  const proxied = createRawClient(relayPath);
+  try {
+    const version = toBinary(VersionRequestSchema, create(VersionRequestSchema, { version: 'v1' }));
+    const createRequest = toBinary(
+      CreateContainerRequestSchema,
+      create(CreateContainerRequestSchema, {
+        podSandboxId: 'a'.repeat(64),
+        config: { metadata: { name: 'app' }, linux: { resources: { cpuShares: 1024n, cpuQuota: 100000n, cpuPeriod: 100000n, memoryLimitInBytes: 1n << 30n } } },
+        sandboxConfig: { metadata: { name: 'pod', namespace: 'default', uid: 'u' }, linux: { cgroupParent: '/kubepods/podu' } },
+      }),
+    );
+
+    const unary = await measureLatency(direct, proxied, runtimeMethods.Version.path, version);
+    console.log(`unary Version: direct p50 ${unary.directP50Ms} ms p99 ${unary.directP99Ms} ms; proxied p50 ${unary.proxiedP50Ms} ms p99 ${unary.proxiedP99Ms} ms; ratio ${unary.p50Ratio}`);
+    const intercepted = await measureLatency(direct, proxied, runtimeMethods.CreateContainer.path, createRequest);
+    console.log(`intercepted CreateContainer (decode+encode): direct p50 ${intercepted.directP50Ms} ms; proxied p50 ${intercepted.proxiedP50Ms} ms; ratio ${intercepted.p50Ratio}`);
+    const cpuUsPerCall = await measureCpuPerCall(proxied, relay, runtimeMethods.Version.path, version);
+    const cpuUsPerInterceptedCall = await measureCpuPerCall(proxied, relay, runtimeMethods.CreateContainer.path, createRequest);
+    console.log(`relay CPU per call: ${cpuUsPerCall} µs relayed, ${cpuUsPerInterceptedCall} µs intercepted`);
+
+    const directRate = await measureThroughput(direct, runtimeMethods.Version.path, version);
+    const proxiedRate = await measureThroughput(proxied, runtimeMethods.Version.path, version);
+    console.log(`64 concurrent callers: direct ${directRate} calls/s, proxied ${proxiedRate} calls/s`);
+
+    const directStream: number[] = [];
+    const proxiedStream: number[] = [];
+    let intact = true;
+    for (let i = 0; i < streamRounds; i += 1) {
+      const d = await measureStream(direct);
+      const p = await measureStream(proxied);
+      directStream.push(d.perSec);
+      proxiedStream.push(p.perSec);
+      intact &&= d.intact && p.intact;
+    }
+    const stream = {
+      events: streamEvents,
+      rounds: streamRounds,
+      directEventsPerSec: median(directStream),
+      proxiedEventsPerSec: median(proxiedStream),
+      ratio: round(median(proxiedStream) / median(directStream), 2),
+      intact,
+    };
+    console.log(`20,000-event stream: direct ${stream.directEventsPerSec}/s, proxied ${stream.proxiedEventsPerSec}/s (${stream.ratio} of direct), intact ${intact}`);
+
+    let containerd: ContainerdBenchResult | { error: string } | null = null;
+    if (containerdSocket !== undefined) {
+      const front = await startChild(['relay', join(dir, 'containerd-relay.sock'), containerdSocket]);
+      try {
+        containerd = await benchContainerd({ directSocket: containerdSocket, proxiedSocket: join(dir, 'containerd-relay.sock') });
+      } catch (error) {
+        containerd = { error: (error as Error).message };
+      } finally {
+        await front.stop();
+      }
+      console.log(`containerd create+start: ${JSON.stringify(containerd)}`);
+    }
+
+    const result = {
+      benchmark: 'proxy',
+      backend: 'no-op CRI backend (raw HTTP/2) on a unix socket; client @grpc/grpc-js; relay and backend each in a child process',
+      unary: { method: 'Version', ...unary, targetP50Ratio: 2.0, meetsTarget: unary.p50Ratio <= 2.0 },
+      intercepted: { method: 'CreateContainer (pass-through interceptor)', ...intercepted },
+      proxyCpu: { method: 'relay child process, process.cpuUsage() delta over 2000 sequential calls', relayedUsPerCall: cpuUsPerCall, interceptedUsPerCall: cpuUsPerInterceptedCall },
+      throughput: { callers: concurrentCallers, calls: concurrentCalls, directCallsPerSec: directRate, proxiedCallsPerSec: proxiedRate, ratio: round(proxiedRate / directRate, 2) },
+      stream: { ...stream, target: 0.5, meetsTarget: stream.ratio >= 0.5 },
+      containerd,
+    };
+    console.log(JSON.stringify(result));
+  } finally {
+    direct.close();
+    proxied.close();
+    await relay.stop();
+    await backend.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

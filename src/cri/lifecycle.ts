@@ -1,0 +1,216 @@
+// The lifecycle interceptors: where kubelet's calls meet placement and state. Decisions run one
+// at a time (the store's turn), so two creates can never both take the same free CPU.
+//
+// Order of effects on CreateContainer (the README documents it):
+//   1. place, 2. checkpoint the allocation (keyed "pending:…" until the runtime names the
+//   container), 3. shrink the cpusets of running shared containers when the new allocation is
+//   exclusive, 4. forward the create with cpuset_cpus/cpuset_mems written in, 5. on the answer,
+//   bind the allocation to the container id (checkpoint) or release it.
+//   Shared containers are updated BEFORE the create is forwarded: the new container cannot run
+//   before kubelet starts it, but doing it first means no shared container ever runs on a CPU
+//   the state already calls exclusive. An update that fails is logged and retried at the next
+//   reconcile; the create still goes ahead (one wedged container must not block every pod).
+// Failures inside the daemon: a CreateContainer the daemon cannot decide on fails with INTERNAL
+// (the relay's answer to a throw) rather than running unplaced: an unplaced container would run
+// on every CPU, including other containers' exclusive ones, and kubelet retries the create.
+// Stop, Remove and pod calls never fail because of the daemon: an error is logged and the call
+// goes through unchanged; the periodic reconcile releases whatever is left.
+// kubelet's UpdateContainerResources is forwarded with every field it sets except the cpuset,
+// which stays the daemon's.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Policy } from '../config/types.js';
+import type { CpusetApplier } from '../state/apply-updates.js';
+import { pendingKey, withAdmission, withBinding, withPod, withRelease, withoutPod } from '../state/changes.js';
+import type { PlacementEngine, RuntimePort } from '../state/ports.js';
+import type { AllocationStore } from '../state/store.js';
+import type { CpusetUpdate } from '../placement/types.js';
+import type { CpuSet } from '../topology/cpuset.js';
+import { GrpcStatus, defineInterceptor, runtimeMethods, type GrpcError, type Interceptors } from './relay.js';
+import { checkRuntimeId, keepDaemonCpuset, withCpuset } from './rewrite.js';
+import { containerRequestOf, podRecordOf } from './pods.js';
+
+export interface LifecycleDeps {
+  readonly store: AllocationStore;
+  readonly engine: PlacementEngine;
+  readonly applier: CpusetApplier;
+  readonly runtime: Pick<RuntimePort, 'sandboxExists'>;
+  readonly policy: () => Policy;
+  readonly log: Logger;
+  /** Asks for a light reconcile soon: a create whose outcome is unknown may exist anyway. */
+  readonly requestReconcile: () => void;
+}
+
+/** Answers after which the runtime may or may not have created the container. */
+const uncertainCodes: ReadonlySet<number> = new Set([GrpcStatus.CANCELLED, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.UNAVAILABLE, GrpcStatus.UNKNOWN, GrpcStatus.INTERNAL]);
+
+export function createLifecycle(deps: LifecycleDeps): Interceptors {
+  const { store, engine, applier, log } = deps;
+  /** What each in-flight create was sent with: an update while pending is applied after the bind. */
+  const sent = new Map<string, { readonly cpus: CpuSet; readonly mems: CpuSet }>();
+
+  /** Releases containers (a stop, a remove, a failed create) and grows the shared pool. */
+  async function release(ids: readonly string[], reason: string): Promise<void> {
+    let next = store.snapshot;
+    const updates: CpusetUpdate[] = [];
+    for (const id of ids) {
+      if (!next.allocations.has(id) && !next.containers.has(id)) continue;
+      const released = engine.release(next.allocations, id);
+      next = withRelease(next, { id, allocations: released.allocations, updates: released.updates, reasons: [reason], at: store.now() });
+      updates.push(...released.updates);
+      log.info({ container: id, reason, sharedUpdates: released.updates.length }, 'released');
+    }
+    await store.commit(next);
+    await applier.apply(updates);
+  }
+
+  /** Never lets a daemon failure block a stop or remove: logs and forwards unchanged. */
+  function guarded(method: string, decide: () => Promise<void>): Promise<void> {
+    return store.run(decide).catch((error: unknown) => {
+      log.error({ method, err: (error as Error).message }, 'lifecycle bookkeeping failed; the call went through unchanged, the next reconcile catches up');
+    });
+  }
+
+  /** A sandbox the daemon never saw: ask the runtime (a create there would only place and release). */
+  async function sandboxMayExist(id: string): Promise<boolean> {
+    try {
+      return await deps.runtime.sandboxExists(id);
+    } catch (error) {
+      log.warn({ sandbox: id, err: (error as Error).message }, 'cannot ask the runtime about an unknown pod sandbox; placing the create anyway');
+      return true;
+    }
+  }
+
+  function containersOfSandbox(sandboxId: string): string[] {
+    return [...store.snapshot.containers.values()].filter((record) => record.sandboxId === sandboxId).map((record) => record.id);
+  }
+
+  return new Map([
+    defineInterceptor(runtimeMethods.RunPodSandbox, (request) => ({
+      forward: request,
+      afterResponse: async (result) => {
+        if (!result.ok || request.config === undefined) return;
+        const pod = podRecordOf(result.response.podSandboxId, request.config);
+        await guarded('RunPodSandbox', async () => {
+          await store.commit(withPod(store.snapshot, pod));
+          log.info({ sandbox: pod.id, namespace: pod.namespace, pod: pod.name, qos: pod.qos }, 'pod recorded');
+        });
+      },
+    })),
+
+    defineInterceptor(runtimeMethods.CreateContainer, (request) =>
+      store.run(async () => {
+        const sandbox = checkRuntimeId(request.podSandboxId, 'sandbox');
+        if (!sandbox.ok) return { reject: { code: GrpcStatus.INVALID_ARGUMENT, message: `cri-rebalancer: ${sandbox.message}` } };
+        if (!store.snapshot.pods.has(request.podSandboxId) && !(await sandboxMayExist(request.podSandboxId))) {
+          return { reject: { code: GrpcStatus.NOT_FOUND, message: `cri-rebalancer: pod sandbox "${request.podSandboxId}" does not exist in the runtime; run the pod sandbox first` } };
+        }
+        const containerRequest = containerRequestOf(request, store.snapshot.pods.get(request.podSandboxId));
+        const key = pendingKey(randomUUID());
+        const placed = engine.place(store.snapshot.allocations, key, containerRequest);
+        const who = { namespace: containerRequest.namespace, pod: containerRequest.pod, container: containerRequest.container, qos: containerRequest.qos };
+        if (!placed.ok) {
+          const { rejection } = placed;
+          log.info({ ...who, rejected: rejection.reason, requested: rejection.requested, available: rejection.available }, `rejected: ${rejection.message}`);
+          const reject: GrpcError = {
+            code: GrpcStatus.RESOURCE_EXHAUSTED,
+            message: `cri-rebalancer cannot place ${containerRequest.namespace}/${containerRequest.pod}/${containerRequest.container}: ${rejection.message}`,
+          };
+          return { reject };
+        }
+        const { allocation, allocations, updates } = placed.decision;
+        const forward = withCpuset(request, allocation.cpus, allocation.mems);
+        await store.commit(
+          withAdmission(store.snapshot, {
+            allocation,
+            allocations,
+            updates,
+            container: { id: key, sandboxId: request.podSandboxId, name: containerRequest.container, phase: 'pending', since: store.now() },
+            action: 'admit',
+            at: store.now(),
+          }),
+        );
+        sent.set(key, { cpus: allocation.cpus, mems: allocation.mems });
+        log.info(
+          { ...who, pool: allocation.pool, exclusive: allocation.exclusive, cpus: allocation.cpus.format(), mems: allocation.mems.format(), reasons: allocation.reasons, sharedUpdates: updates.length },
+          'placed',
+        );
+        await applier.apply(updates);
+        return {
+          forward,
+          afterResponse: async (result) => {
+            const was = sent.get(key)!;
+            sent.delete(key);
+            await store.run(async () => {
+              if (!result.ok) {
+                await release([key], `the runtime failed the create: ${result.error.message}`);
+                if (uncertainCodes.has(result.error.code)) deps.requestReconcile();
+                return;
+              }
+              const checked = checkRuntimeId(result.response.containerId, 'container');
+              if (!checked.ok) {
+                await release([key], `the runtime answered with an unusable id: ${checked.message}`);
+                deps.requestReconcile();
+                return;
+              }
+              const id = checked.id;
+              await store.commit(withBinding(store.snapshot, key, id, store.now()));
+              log.info({ ...who, container: id }, 'created');
+              const now = store.snapshot.allocations.get(id);
+              if (now !== undefined && (!now.cpus.equals(was.cpus) || !now.mems.equals(was.mems))) {
+                await applier.apply([{ id, cpus: now.cpus, mems: now.mems }]);
+              }
+            });
+          },
+        };
+      }),
+    ),
+
+    defineInterceptor(runtimeMethods.UpdateContainerResources, (request) => {
+      const allocation = store.snapshot.allocations.get(request.containerId);
+      if (allocation === undefined) return { forward: request };
+      const asked = request.linux;
+      if (asked !== undefined && (asked.cpusetCpus !== '' || asked.cpusetMems !== '')) {
+        log.info({ container: request.containerId, asked: { cpus: asked.cpusetCpus, mems: asked.cpusetMems }, kept: { cpus: allocation.cpus.format(), mems: allocation.mems.format() } }, 'kept the daemon cpuset over the one kubelet asked for');
+      }
+      return { forward: keepDaemonCpuset(request, allocation.cpus, allocation.mems) };
+    }),
+
+    defineInterceptor(runtimeMethods.StopContainer, (request) => ({
+      forward: request,
+      afterResponse: async (result) => {
+        if (result.ok || result.error.code === GrpcStatus.NOT_FOUND) {
+          await guarded('StopContainer', () => release([request.containerId], 'the container was stopped'));
+        }
+      },
+    })),
+
+    defineInterceptor(runtimeMethods.RemoveContainer, (request) => ({
+      forward: request,
+      afterResponse: async (result) => {
+        if (result.ok || result.error.code === GrpcStatus.NOT_FOUND) {
+          await guarded('RemoveContainer', () => release([request.containerId], 'the container was removed'));
+        }
+      },
+    })),
+
+    defineInterceptor(runtimeMethods.StopPodSandbox, (request) => ({
+      forward: request,
+      afterResponse: async (result) => {
+        if (!result.ok && result.error.code !== GrpcStatus.NOT_FOUND) return;
+        await guarded('StopPodSandbox', () => release(containersOfSandbox(request.podSandboxId), 'its pod sandbox was stopped'));
+      },
+    })),
+
+    defineInterceptor(runtimeMethods.RemovePodSandbox, (request) => ({
+      forward: request,
+      afterResponse: async (result) => {
+        if (!result.ok && result.error.code !== GrpcStatus.NOT_FOUND) return;
+        await guarded('RemovePodSandbox', async () => {
+          await release(containersOfSandbox(request.podSandboxId), 'its pod sandbox was removed');
+          await store.commit(withoutPod(store.snapshot, request.podSandboxId));
+        });
+      },
+    })),
+  ]);
+}

@@ -1,0 +1,249 @@
+// The daemon: the one place where real implementations are wired together. Start order: policy,
+// topology, checkpoint, runtime + reconcile, control socket, then the relay kubelet talks to (so
+// no call is decided on before the state matches the runtime). Signals: SIGTERM/SIGINT stop
+// (stop accepting, finish calls in flight, checkpoint, exit 0); SIGHUP or a changed policy file
+// reloads (an invalid file keeps the policy in force and logs its errors with line numbers).
+import { formatPolicyErrors, loadPolicyFile } from './config/load.js';
+import { defaultPolicy } from './config/defaults.js';
+import { planReload, restartOnlyKeys, watchPolicyFile } from './config/reload.js';
+import type { Policy } from './config/types.js';
+import { createControlHandler } from './control/handler.js';
+import { startControlServer, type ControlServer } from './control/server.js';
+import { discoverRuntimeEndpoint } from './cri/endpoint.js';
+import { createLifecycle } from './cri/lifecycle.js';
+import { startRelay, type Relay } from './cri/relay.js';
+import { RuntimeClient } from './cri/runtime-client.js';
+import { createRuntimePort } from './cri/runtime-port.js';
+import { createLogger, type Logger } from './log.js';
+import { CpusetApplier } from './state/apply-updates.js';
+import { openCheckpointFile } from './state/checkpoint-file.js';
+import { bindPlacementEngine } from './state/engine.js';
+import { reconcileWithRuntime, type ReconcileDeps, type ReconcileSummary } from './state/reconcile.js';
+import { openStore } from './state/store.js';
+import { discoverTopology } from './topology/discover.js';
+
+/** Flags that override the policy's sockets and directories (tests, operators). */
+export interface PolicyOverrides {
+  readonly runtimeEndpoint?: string;
+  readonly listen?: string;
+  readonly controlSocket?: string;
+  readonly stateDir?: string;
+}
+
+export interface DaemonOptions {
+  readonly policyFile: string | null;
+  readonly overrides: PolicyOverrides;
+  readonly sysfsRoot: string;
+  readonly rebuildState: boolean;
+  /** The light reconcile's period (releases exited containers, adopts strays). */
+  readonly reconcileIntervalMs?: number;
+  /** How often start-up retries a runtime that does not answer yet. */
+  readonly runtimeRetryMs?: number;
+  /** Aborted to stop the daemon (also while start-up waits for the runtime). */
+  readonly signal?: AbortSignal;
+}
+
+export function withOverrides(policy: Policy, overrides: PolicyOverrides): Policy {
+  return {
+    ...policy,
+    runtime: { ...policy.runtime, endpoint: overrides.runtimeEndpoint ?? policy.runtime.endpoint },
+    listen: { ...policy.listen, socket: overrides.listen ?? policy.listen.socket, controlSocket: overrides.controlSocket ?? policy.listen.controlSocket },
+    stateDir: overrides.stateDir ?? policy.stateDir,
+  };
+}
+
+export interface Daemon {
+  /** Stops accepting calls, finishes those in flight, checkpoints; resolves to the exit code. */
+  stop(reason: string): Promise<number>;
+  /** Reads the policy file again (SIGHUP); an invalid file keeps the policy in force. */
+  reload(why: string): Promise<void>;
+}
+
+const defaultReconcileIntervalMs = 30_000;
+const defaultRuntimeRetryMs = 2_000;
+const relayDrainMs = 10_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Start-up reconcile: waits for the runtime (kubelet cannot reach us meanwhile: our socket is not up yet). */
+async function reconcileAtStart(deps: ReconcileDeps, log: Logger, retryMs: number, signal: AbortSignal): Promise<ReconcileSummary | null> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
+    try {
+      return await reconcileWithRuntime(deps, { atStart: true, nowMs: Date.now() });
+    } catch (error) {
+      if (attempt === 1 || attempt % 15 === 0) {
+        log.warn({ attempt, err: (error as Error).message }, 'the runtime does not answer; waiting for it before serving kubelet');
+      }
+      await sleep(retryMs, signal);
+    }
+  }
+  return null;
+}
+
+/** Fails start-up: one message on stderr (and in the log when there is one), exit code 1. */
+function startFailure(message: string, log?: Logger): number {
+  log?.fatal(message);
+  process.stderr.write(`cri-rebalancer run: ${message}\n`);
+  return 1;
+}
+
+/** Starts the daemon; resolves to a handle, or to an exit code when start-up fails. */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon | number> {
+  let policy = defaultPolicy;
+  if (options.policyFile !== null) {
+    const loaded = await loadPolicyFile(options.policyFile);
+    if (!loaded.ok) return startFailure(`invalid policy file:\n${formatPolicyErrors(loaded.errors)}`);
+    policy = loaded.policy;
+  }
+  policy = withOverrides(policy, options.overrides);
+  const log = createLogger(policy.logLevel);
+  let topology;
+  try {
+    topology = await discoverTopology(options.sysfsRoot);
+  } catch (error) {
+    return startFailure(`cannot read the CPU topology from ${options.sysfsRoot}: ${(error as Error).message}`, log);
+  }
+  const opened = await openStore(openCheckpointFile(policy.stateDir), topology, { rebuild: options.rebuildState });
+  if (!opened.ok) return startFailure(opened.problem.message, log);
+  const { store } = opened;
+  if (opened.rebuilt) log.warn({ state: store.path }, 'rebuilding the state from the runtime (--rebuild-state); the old checkpoint is replaced');
+  const endpoint = await discoverRuntimeEndpoint(policy.runtime.endpoint, policy.listen.socket);
+  if (!endpoint.ok) return startFailure(endpoint.message, log);
+
+  const client = new RuntimeClient({ socketPath: endpoint.socket.path });
+  const runtime = createRuntimePort(client);
+  const engine = bindPlacementEngine(topology, () => policy);
+  const applier = new CpusetApplier(runtime, log);
+  const reconcileDeps: ReconcileDeps = { store, engine, runtime, applier };
+  const stopping = new AbortController();
+  options.signal?.addEventListener('abort', () => stopping.abort(), { once: true });
+
+  let control: ControlServer | null = null;
+  let relay: Relay | null = null;
+  const timers = new Set<NodeJS.Timeout>();
+  let watcher: { unsubscribe(): void } | null = null;
+  const cleanUp = async (): Promise<void> => {
+    for (const timer of timers) clearTimeout(timer);
+    watcher?.unsubscribe();
+    await relay?.close({ timeoutMs: relayDrainMs });
+    // Wait for every decision in flight, then write the state one last time.
+    await store.run(async () => {
+      await store.commit({ ...store.snapshot });
+    });
+    await control?.close();
+    client.close();
+  };
+
+  const started = await reconcileAtStart(reconcileDeps, log, options.runtimeRetryMs ?? defaultRuntimeRetryMs, stopping.signal);
+  if (started === null) {
+    client.close();
+    return 0;
+  }
+  log.info({ released: started.released, adopted: started.adopted, podsAdded: started.podsAdded, podsRemoved: started.podsRemoved, updates: started.updates }, 'reconciled with the runtime');
+
+  const reconcileLight = async (why: string): Promise<void> => {
+    try {
+      const summary = await reconcileWithRuntime(reconcileDeps, { atStart: false, nowMs: Date.now() });
+      if (summary.released.length + summary.adopted.length + summary.updates > 0) {
+        log.info({ why, released: summary.released, adopted: summary.adopted, updates: summary.updates }, 'reconciled with the runtime');
+      }
+    } catch (error) {
+      log.warn({ why, err: (error as Error).message }, 'reconcile failed; retrying at the next interval');
+    }
+  };
+  const intervalMs = options.reconcileIntervalMs ?? defaultReconcileIntervalMs;
+  const schedule = (delayMs: number, why: string): void => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      void reconcileLight(why).then(() => {
+        if (why === 'periodic' && !stopping.signal.aborted) schedule(intervalMs, 'periodic');
+      });
+    }, delayMs);
+    timers.add(timer);
+  };
+
+  try {
+    control = await startControlServer(policy.listen.controlSocket, createControlHandler(store, engine, topology));
+    const interceptors = createLifecycle({ store, engine, applier, runtime, log, policy: () => policy, requestReconcile: () => schedule(1000, 'a create ended without a clear answer') });
+    relay = await startRelay({ listenPath: policy.listen.socket, upstreamPath: endpoint.socket.path, socketMode: policy.listen.socketMode, interceptors, logger: log });
+  } catch (error) {
+    await cleanUp();
+    return startFailure((error as Error).message, log);
+  }
+  schedule(intervalMs, 'periodic');
+
+  const reload = async (why: string): Promise<void> => {
+    if (options.policyFile === null) {
+      log.info({ why }, 'no policy file to reload (started without --policy)');
+      return;
+    }
+    const loaded = await loadPolicyFile(options.policyFile);
+    const result = planReload(loaded.ok ? { ok: true, policy: withOverrides(loaded.policy, options.overrides) } : loaded, policy);
+    if (!result.ok) {
+      log.error({ why, file: options.policyFile, errors: result.errors }, `policy reload failed; the policy in force is kept:\n${formatPolicyErrors(result.errors)}`);
+      return;
+    }
+    const kept = result.restartKeys;
+    policy = { ...result.policy, runtime: policy.runtime, listen: policy.listen, stateDir: policy.stateDir };
+    log.level = policy.logLevel;
+    log.info({ why, changed: result.changedKeys }, 'policy reloaded');
+    if (kept.length > 0) log.warn({ keys: kept, restartOnlyKeys }, 'these keys take effect after a restart');
+  };
+  if (options.policyFile !== null) {
+    watcher = watchPolicyFile(options.policyFile).subscribe({
+      next: () => void reload('policy file changed'),
+      error: (error: Error) => log.warn({ err: error.message }, 'cannot watch the policy file; SIGHUP still reloads it'),
+    });
+  }
+
+  let stopped: Promise<number> | null = null;
+  const stop = (reason: string): Promise<number> => {
+    stopped ??= (async () => {
+      log.info({ reason, inFlight: relay?.inFlight ?? 0 }, 'stopping: no new calls; finishing the calls in flight');
+      stopping.abort();
+      await cleanUp();
+      log.info({ state: store.path }, 'stopped; state checkpointed');
+      return 0;
+    })();
+    return stopped;
+  };
+  log.info({ listen: relay.listenPath, control: control.path, runtime: endpoint.socket.path, state: store.path, cpus: topology.online.format() }, 'ready');
+  return { stop, reload };
+}
+
+/** Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads the policy. Resolves to the exit code. */
+export async function runDaemon(options: Omit<DaemonOptions, 'signal'>): Promise<number> {
+  const abort = new AbortController();
+  let finished: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((resolve) => {
+    finished = resolve;
+  });
+  let daemon: Daemon | null = null;
+  const onStop = (signal: NodeJS.Signals): void => {
+    abort.abort();
+    if (daemon !== null) void daemon.stop(signal).then(finished);
+  };
+  const onHangUp = (): void => void daemon?.reload('SIGHUP');
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHangUp);
+  try {
+    const started = await startDaemon({ ...options, signal: abort.signal });
+    if (typeof started === 'number') return started;
+    daemon = started;
+    if (abort.signal.aborted) return await daemon.stop('signal during start-up');
+    return await exited;
+  } finally {
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onHangUp);
+  }
+}

@@ -1,0 +1,136 @@
+// Loads the native addon (build/Release/cri_rebalancer.node, built by `npm install` through
+// binding.gyp) and types its surface. When it is missing or unloadable, the error says what to do.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** A perf event as the kernel takes it (perf_event_attr type/config/config1). */
+export interface NativeEventSpec {
+  readonly name: string;
+  readonly type: number;
+  readonly config: bigint;
+  readonly config1?: bigint;
+}
+
+export interface NativeCounterGroup {
+  readonly fdCount: number;
+  close(): void;
+}
+
+export interface NativeCounterReading {
+  /** Per event: the delta since the last read, scaled for multiplexing, summed over CPUs. */
+  readonly values: Float64Array;
+  readonly enabledNs: number;
+  readonly runningNs: number;
+  readonly error?: string;
+}
+
+export interface NativeNumaPrograms {
+  readonly attached: string[];
+  readonly skipped: string[];
+  /** Totals since load: cgroupIds[i] owns counts[i * 8 .. i * 8 + 7] (numa_events.h order). */
+  read(): Promise<{ cgroupIds: BigUint64Array; counts: BigUint64Array }>;
+  close(): void;
+}
+
+export interface NativeErrno {
+  readonly errno?: number;
+  readonly error?: string;
+}
+
+export interface NativeAddon {
+  openCounters(options: {
+    cgroupPath?: string;
+    pid?: number;
+    cpus?: number[];
+    events: NativeEventSpec[];
+  }): NativeCounterGroup;
+  readCounters(groups: NativeCounterGroup[]): Promise<NativeCounterReading[]>;
+  setPerfFdBudget(budget: number): void;
+  perfFdUsage(): { open: number; budget: number };
+  /** "" when the event opens here, else the errno's name (ENOENT, EACCES, ...). */
+  probePerfEvent(event: NativeEventSpec, cgroupPath?: string, cpu?: number): string;
+  readonly bpfBuilt: boolean;
+  loadNumaPrograms(
+    cpuToNode: number[],
+    keyByV1MemoryCgroup: boolean,
+  ): Promise<{ programs?: NativeNumaPrograms; reason?: string }>;
+  movePagesToNode(
+    pid: number,
+    addresses: BigUint64Array,
+    targetNode: number,
+    moveShared: boolean,
+  ): Promise<{ before: Int32Array; after: Int32Array; elapsedNs: number; moveNs: number } & NativeErrno>;
+  queryPageNodes(pid: number, addresses: BigUint64Array): Promise<{ nodes: Int32Array } & NativeErrno>;
+  migratePages(pid: number, fromNodes: number[], toNodes: number[]): Promise<{ notMoved: number; elapsedNs: number } & NativeErrno>;
+  /** "" when move_pages works in this process, else why not. */
+  probeMovePages(): string;
+  emptyRoundTrip(): Promise<void>;
+  readonly pageSizeBytes: number;
+}
+
+export class AddonUnavailableError extends Error {
+  override readonly name = 'AddonUnavailableError';
+  readonly code = 'ERR_ADDON_UNAVAILABLE';
+}
+
+const addonFile = 'cri_rebalancer.node';
+
+/** Where the addon may be: beside the sources (src/, dist/) or the compiled tests (out/src/). */
+function candidatePaths(): string[] {
+  const override = process.env.CRI_REBALANCER_ADDON;
+  if (override !== undefined && override !== '') return [override];
+  const here = dirname(fileURLToPath(import.meta.url));
+  // src/monitor or dist/monitor; out/src/monitor (compiled tests); the working directory last.
+  const roots = [join(here, '..', '..'), join(here, '..', '..', '..'), process.cwd()];
+  return roots.flatMap((root) => [join(root, 'build', 'Release', addonFile), join(root, 'build', 'Debug', addonFile)]);
+}
+
+/** Turns a load failure into the sentence a user needs. */
+export function explainLoadFailure(paths: readonly string[], error: unknown): string {
+  if (error === undefined) {
+    return (
+      `the native addon is not built (looked for ${paths.join(', ')}): run \`npm rebuild\` (or ` +
+      '`npx node-gyp rebuild`) in the package directory; it needs make and a C++ compiler, and ' +
+      'libbpf-dev, clang and bpftool for the eBPF part'
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/NODE_MODULE_VERSION|different Node\.js version|undefined symbol: napi_/u.test(message)) {
+    return `the native addon was built for another Node.js than ${process.version}: run \`npm rebuild\` with this node (${message})`;
+  }
+  if (/lib\w+\.so[.\d]*: cannot open shared object file/u.test(message)) {
+    return `the native addon needs a shared library that is missing: ${message}; install it (e.g. apt-get install libbpf1) or rebuild with \`npm rebuild\``;
+  }
+  return `the native addon failed to load: ${message}; rebuild it with \`npm rebuild\``;
+}
+
+let cached: { addon?: NativeAddon; error?: string } | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (cached === undefined) {
+    const paths = candidatePaths();
+    const path = paths.find((candidate) => existsSync(candidate));
+    if (path === undefined) {
+      cached = { error: explainLoadFailure(paths, undefined) };
+    } else {
+      try {
+        cached = { addon: createRequire(import.meta.url)(path) as NativeAddon };
+      } catch (error) {
+        cached = { error: explainLoadFailure(paths, error) };
+      }
+    }
+  }
+  if (cached.addon === undefined) throw new AddonUnavailableError(cached.error);
+  return cached.addon;
+}
+
+export function addonStatus(): { loaded: boolean; error?: string } {
+  try {
+    loadAddon();
+    return { loaded: true };
+  } catch (error) {
+    return { loaded: false, error: (error as Error).message };
+  }
+}

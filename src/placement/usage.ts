@@ -1,0 +1,109 @@
+// What the current allocations use, derived from them alone (so releasing an allocation gives
+// back exactly what it held): exclusively owned CPUs, the shared pool per node, the CPU requests
+// pinned to each node's shared CPUs and the memory limits committed on each node.
+import { CpuSet } from '../topology/cpuset.js';
+import type { PlacementContext } from './context.js';
+import type { Allocation, Allocations } from './types.js';
+
+export interface Usage {
+  /** 1 where an exclusive or isolated allocation holds the CPU. Never written once made. */
+  readonly owned: Uint8Array;
+  /** Per node index: milliCPU requested by shared containers pinned to that node. */
+  readonly pinnedMilli: Float64Array;
+  /** Per node index: memory-limit bytes committed there (a limit split evenly over its mems). */
+  readonly committedBytes: Float64Array;
+}
+
+export interface SharedPool {
+  /** Every shared CPU: online, not reserved, not isolated, not exclusive. */
+  readonly all: CpuSet;
+  /** Per node index: the node's shared CPUs. */
+  readonly byNode: readonly CpuSet[];
+  /** The node ids that have shared CPUs. */
+  readonly nodes: CpuSet;
+}
+
+const cachedUsage = new WeakMap<PlacementContext, WeakMap<Allocations, Usage>>();
+
+function cacheOf(context: PlacementContext): WeakMap<Allocations, Usage> {
+  let cache = cachedUsage.get(context);
+  if (cache === undefined) {
+    cache = new WeakMap();
+    cachedUsage.set(context, cache);
+  }
+  return cache;
+}
+
+/** The usage of some allocations: remembered for maps the engine made, else counted afresh. */
+export function usageOf(context: PlacementContext, allocations: Allocations): Usage {
+  const cache = cacheOf(context);
+  let usage = cache.get(allocations);
+  if (usage === undefined) {
+    usage = {
+      owned: new Uint8Array(context.cpuSlots),
+      pinnedMilli: new Float64Array(context.nodes.length),
+      committedBytes: new Float64Array(context.nodes.length),
+    };
+    for (const allocation of allocations.values()) count(context, usage, allocation, 1);
+    cache.set(allocations, usage);
+  }
+  return usage;
+}
+
+/**
+ * The allocations with `changed` set (added or replaced) and `removed` taken out, as a new map;
+ * its usage is derived from the old one by the difference, so a decision costs what it changes.
+ */
+export function changeAllocations(
+  context: PlacementContext,
+  allocations: Allocations,
+  changed: readonly Allocation[],
+  removed: string | null = null,
+): Map<string, Allocation> {
+  const before = usageOf(context, allocations);
+  const usage = { owned: before.owned.slice(), pinnedMilli: before.pinnedMilli.slice(), committedBytes: before.committedBytes.slice() };
+  const next = new Map(allocations);
+  if (removed !== null) {
+    const gone = allocations.get(removed);
+    if (gone !== undefined) count(context, usage, gone, -1);
+    next.delete(removed);
+  }
+  for (const allocation of changed) {
+    const previous = allocations.get(allocation.id);
+    if (previous !== undefined) count(context, usage, previous, -1);
+    count(context, usage, allocation, 1);
+    next.set(allocation.id, allocation);
+  }
+  cacheOf(context).set(next, usage);
+  return next;
+}
+
+/** Adds (sign 1) or takes away (sign -1) what one allocation uses. Integer sums stay exact. */
+function count(context: PlacementContext, usage: Usage, allocation: Allocation, sign: 1 | -1): void {
+  if (allocation.exclusive) for (const id of allocation.cpus) usage.owned[id] = sign > 0 ? 1 : 0;
+  if (allocation.pinnedNode !== undefined) {
+    const index = context.nodeIndexById.get(allocation.pinnedNode);
+    if (index !== undefined) usage.pinnedMilli[index] = usage.pinnedMilli[index]! + sign * allocation.request.cpuRequestMilli;
+  }
+  const limit = allocation.request.memoryLimitBytes;
+  if (limit === null || limit <= 0 || allocation.mems.isEmpty()) return;
+  // A limit splits evenly over its nodes, the remainder on the first: whole bytes, exact sums.
+  const share = Math.floor(limit / allocation.mems.size);
+  let first = true;
+  for (const node of allocation.mems) {
+    const index = context.nodeIndexById.get(node);
+    const bytes = first ? limit - share * (allocation.mems.size - 1) : share;
+    first = false;
+    if (index !== undefined) usage.committedBytes[index] = usage.committedBytes[index]! + sign * bytes;
+  }
+}
+
+export function sharedPoolOf(context: PlacementContext, owned: Uint8Array): SharedPool {
+  const byNode = context.allocatableByNode.map((cpus) => {
+    for (const id of cpus) if (owned[id] === 1) return cpus.filter((cpu) => owned[cpu] !== 1);
+    return cpus;
+  });
+  const all = context.allocatable.filter((id) => owned[id] !== 1);
+  const nodes = context.nodes.filter((node) => !byNode[node.index]!.isEmpty()).map((node) => node.id);
+  return { all, byNode, nodes: CpuSet.of(nodes) };
+}

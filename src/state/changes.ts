@@ -1,0 +1,109 @@
+// Pure transitions of the state snapshot. Each one takes the allocations the placement engine
+// decided and records the change in the history, so `explain` can show admissions, moves and
+// releases alike. The caller passes the time: nothing here reads the clock.
+import type { Allocation, Allocations, CpusetUpdate } from '../placement/types.js';
+import { historyLimit, type ContainerRecord, type HistoryAction, type HistoryEntry, type PodRecord, type StateSnapshot } from './types.js';
+
+/** The key of an allocation whose create is in flight. Runtime ids never hold ':': no collision. */
+export function pendingKey(token: string): string {
+  return `pending:${token}`;
+}
+
+export function isPendingKey(id: string): boolean {
+  return id.startsWith('pending:');
+}
+
+function entryOf(allocation: Allocation, action: HistoryAction, at: string, reasons: readonly string[]): HistoryEntry {
+  return { at, container: allocation.id, action, cpus: allocation.cpus, mems: allocation.mems, pool: allocation.pool, reasons };
+}
+
+function appendHistory(history: readonly HistoryEntry[], entries: readonly HistoryEntry[]): readonly HistoryEntry[] {
+  const all = [...history, ...entries];
+  return all.length > historyLimit ? all.slice(all.length - historyLimit) : all;
+}
+
+/** History entries for the containers another decision changed (shared pool shrank or grew). */
+function updateEntries(allocations: Allocations, updates: readonly CpusetUpdate[], at: string, reasons: readonly string[]): HistoryEntry[] {
+  return updates.flatMap((update) => {
+    const allocation = allocations.get(update.id);
+    return allocation === undefined ? [] : [entryOf(allocation, 'update', at, reasons)];
+  });
+}
+
+export function withPod(snapshot: StateSnapshot, pod: PodRecord): StateSnapshot {
+  const pods = new Map(snapshot.pods);
+  pods.set(pod.id, pod);
+  return { ...snapshot, pods };
+}
+
+export function withoutPod(snapshot: StateSnapshot, sandboxId: string): StateSnapshot {
+  if (!snapshot.pods.has(sandboxId)) return snapshot;
+  const pods = new Map(snapshot.pods);
+  pods.delete(sandboxId);
+  return { ...snapshot, pods };
+}
+
+export interface Admission {
+  readonly allocation: Allocation;
+  /** The allocations after the decision (the new one and every updated one included). */
+  readonly allocations: Allocations;
+  readonly updates: readonly CpusetUpdate[];
+  readonly container: ContainerRecord;
+  readonly action: 'admit' | 'adopt';
+  readonly at: string;
+}
+
+export function withAdmission(snapshot: StateSnapshot, admission: Admission): StateSnapshot {
+  const containers = new Map(snapshot.containers);
+  containers.set(admission.container.id, admission.container);
+  const entries = [
+    entryOf(admission.allocation, admission.action, admission.at, admission.allocation.reasons),
+    ...updateEntries(admission.allocations, admission.updates, admission.at, [`shared pool changed when ${admission.allocation.id} was placed`]),
+  ];
+  return { ...snapshot, allocations: admission.allocations, containers, history: appendHistory(snapshot.history, entries) };
+}
+
+export interface Release {
+  readonly id: string;
+  /** The allocations after the release. */
+  readonly allocations: Allocations;
+  readonly updates: readonly CpusetUpdate[];
+  readonly reasons: readonly string[];
+  readonly at: string;
+}
+
+export function withRelease(snapshot: StateSnapshot, release: Release): StateSnapshot {
+  const released = snapshot.allocations.get(release.id);
+  const containers = new Map(snapshot.containers);
+  containers.delete(release.id);
+  const entries = [
+    ...(released === undefined ? [] : [entryOf(released, 'release', release.at, release.reasons)]),
+    ...updateEntries(release.allocations, release.updates, release.at, [`shared pool changed when ${release.id} was released`]),
+  ];
+  return { ...snapshot, allocations: release.allocations, containers, history: appendHistory(snapshot.history, entries) };
+}
+
+/** Containers moved by a decision about them (the rebalancer) rather than about another one. */
+export function withMoves(snapshot: StateSnapshot, allocations: Allocations, updates: readonly CpusetUpdate[], reasons: readonly string[], at: string): StateSnapshot {
+  const entries = updates.flatMap((update) => {
+    const allocation = allocations.get(update.id);
+    return allocation === undefined ? [] : [entryOf(allocation, 'move', at, reasons)];
+  });
+  return { ...snapshot, allocations, history: appendHistory(snapshot.history, entries) };
+}
+
+/** The runtime answered a create: the pending allocation takes the container's real id. */
+export function withBinding(snapshot: StateSnapshot, pendingId: string, containerId: string, at: string): StateSnapshot {
+  const allocation = snapshot.allocations.get(pendingId);
+  const record = snapshot.containers.get(pendingId);
+  if (allocation === undefined || record === undefined) return snapshot;
+  const allocations = new Map(snapshot.allocations);
+  allocations.delete(pendingId);
+  allocations.set(containerId, { ...allocation, id: containerId });
+  const containers = new Map(snapshot.containers);
+  containers.delete(pendingId);
+  containers.set(containerId, { ...record, id: containerId, phase: 'created' });
+  const renamed = snapshot.history.map((entry) => (entry.container === pendingId ? { ...entry, container: containerId } : entry));
+  const bound = entryOf({ ...allocation, id: containerId }, 'bind', at, [`the runtime created container ${containerId}`]);
+  return { ...snapshot, allocations, containers, history: appendHistory(renamed, [bound]) };
+}

@@ -1,0 +1,159 @@
+// The checkpoint's text form, pure: snapshot ⇄ JSON. The file is
+//   {"kind": "cri-rebalancer/state", "version": 1, "checksum": "sha256:<hex>", "payload": {...}}
+// where the checksum covers the canonical (key-sorted) JSON of the payload, so a file edited or
+// cut short is caught, and `kind` tells our file from anyone else's.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Allocation } from '../placement/types.js';
+import { CpuSet } from '../topology/cpuset.js';
+import type { SnapshotResult, StateProblem, StateSnapshot } from './types.js';
+
+export const checkpointKind = 'cri-rebalancer/state';
+export const checkpointVersion = 1;
+
+/** JSON with object keys sorted at every level: the same data always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, item]) => item !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+}
+
+export function checksumOf(payload: unknown): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(payload)).digest('hex')}`;
+}
+
+const cpulist = z.string().transform((text, context) => {
+  try {
+    return CpuSet.parse(text);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+const qos = z.enum(['Guaranteed', 'Burstable', 'BestEffort']);
+const pool = z.enum(['reserved', 'exclusive', 'isolated', 'shared']);
+const annotations = z.record(z.string(), z.string());
+
+const requestSchema = z.object({
+  pod: z.string(),
+  namespace: z.string(),
+  container: z.string(),
+  qos,
+  cpuRequestMilli: z.number().int().nonnegative(),
+  cpuLimitMilli: z.number().int().nonnegative().nullable(),
+  memoryLimitBytes: z.number().int().nonnegative().nullable(),
+  annotations,
+});
+
+const allocationSchema = z.object({
+  id: z.string().min(1),
+  request: requestSchema,
+  cpus: cpulist,
+  mems: cpulist,
+  pool,
+  exclusive: z.boolean(),
+  reasons: z.array(z.string()),
+});
+
+const payloadSchema = z.object({
+  allocations: z.array(allocationSchema),
+  containers: z.array(
+    z.object({ id: z.string().min(1), sandboxId: z.string().nullable(), name: z.string(), phase: z.enum(['pending', 'created']), since: z.string() }),
+  ),
+  pods: z.array(
+    z.object({
+      id: z.string().min(1),
+      namespace: z.string(),
+      name: z.string(),
+      uid: z.string(),
+      annotations,
+      qos: qos.nullable(),
+      cgroupParent: z.string(),
+    }),
+  ),
+  history: z.array(
+    z.object({
+      at: z.string(),
+      container: z.string(),
+      action: z.enum(['admit', 'adopt', 'bind', 'update', 'move', 'release']),
+      cpus: cpulist,
+      mems: cpulist,
+      pool,
+      reasons: z.array(z.string()),
+    }),
+  ),
+});
+
+const envelopeSchema = z.object({ kind: z.string(), version: z.number(), checksum: z.string(), payload: z.unknown() });
+
+function byId<T extends { id: string }>(a: T, b: T): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Plain JSON data of a snapshot; CpuSets become cpulists (their toJSON), maps sorted arrays. */
+function payloadOf(snapshot: StateSnapshot): unknown {
+  const plain = {
+    allocations: [...snapshot.allocations.values()].sort(byId),
+    containers: [...snapshot.containers.values()].sort(byId),
+    pods: [...snapshot.pods.values()].sort(byId),
+    history: snapshot.history,
+  };
+  return JSON.parse(JSON.stringify(plain)) as unknown;
+}
+
+export function formatCheckpoint(snapshot: StateSnapshot): string {
+  const payload = payloadOf(snapshot);
+  return `${JSON.stringify({ kind: checkpointKind, version: checkpointVersion, checksum: checksumOf(payload), payload }, null, 1)}\n`;
+}
+
+const rebuildHint = 'start the daemon with --rebuild-state to rebuild the allocations from the runtime';
+
+function problem(code: StateProblem['code'], message: string): SnapshotResult {
+  return { ok: false, problem: { code, message } };
+}
+
+/** Parses a checkpoint; `source` (the file's path) goes into every message. */
+export function parseCheckpoint(text: string, source: string): SnapshotResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return problem('corrupt', `state checkpoint ${source} is not valid JSON (${(error as Error).message}): it is corrupt; ${rebuildHint}`);
+  }
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success || envelope.data.kind !== checkpointKind) {
+    return problem(
+      'foreign',
+      `${source} is not a cri-rebalancer state checkpoint (no "kind": "${checkpointKind}"): point --state-dir at the daemon's own directory, or move the file away and ${rebuildHint}`,
+    );
+  }
+  if (envelope.data.version !== checkpointVersion) {
+    return problem(
+      'unsupported-version',
+      `state checkpoint ${source} has version ${envelope.data.version}; this cri-rebalancer reads version ${checkpointVersion}: run the version that wrote it, or ${rebuildHint}`,
+    );
+  }
+  if (checksumOf(envelope.data.payload) !== envelope.data.checksum) {
+    return problem('checksum-mismatch', `state checkpoint ${source} fails its checksum: it was changed or damaged after it was written; ${rebuildHint}`);
+  }
+  const payload = payloadSchema.safeParse(envelope.data.payload);
+  if (!payload.success) {
+    const first = payload.error.issues[0];
+    const where = first === undefined ? '' : ` at ${first.path.join('.')}: ${first.message}`;
+    return problem('corrupt', `state checkpoint ${source} has a valid checksum but an invalid payload${where}; ${rebuildHint}`);
+  }
+  const data = payload.data;
+  const allocations = new Map<string, Allocation>(data.allocations.map((allocation) => [allocation.id, allocation]));
+  return {
+    ok: true,
+    snapshot: {
+      allocations,
+      containers: new Map(data.containers.map((record) => [record.id, record])),
+      pods: new Map(data.pods.map((pod) => [pod.id, pod])),
+      history: data.history,
+    },
+  };
+}

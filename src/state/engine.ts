@@ -1,0 +1,19 @@
+// The placement engine bound to the machine's topology and the policy in force (read at each
+// call, so a reloaded policy applies to the next decision).
+import type { Policy } from '../config/types.js';
+import { adoptContainer, placeContainer, releaseContainer, reservedCpus, sharedPool } from '../placement/engine.js';
+import { CpuSet } from '../topology/cpuset.js';
+import type { Topology } from '../topology/types.js';
+import type { PlacementEngine } from './ports.js';
+
+export function bindPlacementEngine(topology: Topology, policy: () => Policy): PlacementEngine {
+  const nodesWithCpus = CpuSet.of(topology.nodes.filter((node) => !node.cpus.isEmpty()).map((node) => node.id));
+  return {
+    place: (allocations, id, request) => placeContainer(topology, policy(), allocations, id, request),
+    release: (allocations, id) => releaseContainer(topology, policy(), allocations, id),
+    adopt: (allocations, id, request, cpus, mems) =>
+      adoptContainer(topology, policy(), allocations, id, request, cpus ?? sharedPool(topology, policy(), allocations), mems ?? nodesWithCpus),
+    sharedPool: (allocations) => sharedPool(topology, policy(), allocations),
+    reserved: () => reservedCpus(topology, policy()),
+  };
+}

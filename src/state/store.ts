@@ -1,0 +1,77 @@
+// The allocation store: holds the current snapshot and checkpoints every new one BEFORE it
+// replaces the old in memory, so nobody acts on a change that a crash could forget. Changes go
+// through `run` (one at a time) and `commit`.
+import type { Topology } from '../topology/types.js';
+import type { CheckpointFile } from './checkpoint-file.js';
+import { formatCheckpoint, parseCheckpoint } from './codec.js';
+import { Mutex } from './mutex.js';
+import { emptySnapshot, type StateProblem, type StateSnapshot } from './types.js';
+import { validateSnapshot } from './validate.js';
+
+export class AllocationStore {
+  private current: StateSnapshot;
+  private readonly mutex = new Mutex();
+
+  constructor(
+    private readonly file: CheckpointFile,
+    snapshot: StateSnapshot,
+    /** The clock, for history timestamps; injectable for tests. */
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.current = snapshot;
+  }
+
+  get snapshot(): StateSnapshot {
+    return this.current;
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** The time to stamp on a change, ISO 8601. */
+  now(): string {
+    return this.clock().toISOString();
+  }
+
+  /** Runs `work` alone: no other decision or commit runs until it settles. */
+  run<T>(work: () => Promise<T>): Promise<T> {
+    return this.mutex.run(work);
+  }
+
+  /** Writes `next` durably, then makes it current. A failed write leaves the old snapshot. */
+  async commit(next: StateSnapshot): Promise<void> {
+    if (next === this.current) return;
+    await this.file.write(formatCheckpoint(next));
+    this.current = next;
+  }
+}
+
+export type StoreResult = { readonly ok: true; readonly store: AllocationStore; readonly rebuilt: boolean } | { readonly ok: false; readonly problem: StateProblem };
+
+export interface OpenStoreOptions {
+  /** Ignore the checkpoint and start empty: reconcile then rebuilds from the runtime. */
+  readonly rebuild?: boolean;
+  readonly clock?: () => Date;
+}
+
+/** Loads and validates the checkpoint (none yet: empty state). */
+export async function openStore(file: CheckpointFile, topology: Topology, options: OpenStoreOptions = {}): Promise<StoreResult> {
+  const clock = options.clock ?? (() => new Date());
+  if (options.rebuild === true) return { ok: true, store: new AllocationStore(file, emptySnapshot, clock), rebuilt: true };
+  let text: string | null;
+  try {
+    text = await file.read();
+  } catch (error) {
+    return {
+      ok: false,
+      problem: { code: 'unreadable', message: `cannot read state checkpoint ${file.path}: ${(error as Error).message}; check the path and permissions (the daemon runs as root)` },
+    };
+  }
+  if (text === null) return { ok: true, store: new AllocationStore(file, emptySnapshot, clock), rebuilt: false };
+  const parsed = parseCheckpoint(text, file.path);
+  if (!parsed.ok) return parsed;
+  const problem = validateSnapshot(parsed.snapshot, topology, file.path);
+  if (problem !== null) return { ok: false, problem };
+  return { ok: true, store: new AllocationStore(file, parsed.snapshot, clock), rebuilt: false };
+}

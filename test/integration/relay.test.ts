@@ -1,0 +1,378 @@
+// The CRI relay over real unix sockets, in front of the no-op backend, driven by a grpc-js client.
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import * as grpc from '@grpc/grpc-js';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { connect, constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { connect as connectSocket, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNoopBackend, type NoopBackend } from '../helpers/noop-cri-backend.js';
+import { callServerStream, callUnary, createRawClient } from '../helpers/grpc-call.js';
+import {
+  ContainerEventResponseSchema,
+  CreateContainerRequestSchema,
+  StartContainerRequestSchema,
+  VersionRequestSchema,
+  VersionResponseSchema,
+} from '../../src/cri/gen/runtime/v1/api_pb.js';
+import { defineInterceptor, GrpcStatus, runtimeMethods, startRelay, RelayListenError, type Relay, type RelayedCall, type RelayOptions } from '../../src/cri/relay.js';
+import { encodeGrpcFrame, GrpcFrameReader } from '../../src/cri/grpc-frame.js';
+
+interface Rig {
+  readonly dir: string;
+  readonly backend: NoopBackend;
+  readonly relay: Relay;
+  readonly client: grpc.Client;
+  readonly observed: RelayedCall[];
+}
+
+async function startRig(t: Test, options: Partial<RelayOptions> = {}): Promise<Rig> {
+  const dir = await mkdtemp(join(tmpdir(), 'cri-relay-'));
+  const backend = await startNoopBackend(join(dir, 'runtime.sock'));
+  const observed: RelayedCall[] = [];
+  const relay = await startRelay({
+    listenPath: join(dir, 'run', 'relay.sock'),
+    upstreamPath: backend.path,
+    observe: (call) => observed.push(call),
+    ...options,
+  });
+  const client = createRawClient(relay.listenPath);
+  t.teardown(async () => {
+    client.close();
+    await relay.close({ timeoutMs: 500 });
+    await backend.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { dir, backend, relay, client, observed };
+}
+
+const versionPath = runtimeMethods.Version.path;
+const versionRequest = toBinary(VersionRequestSchema, create(VersionRequestSchema, { version: 'v1' }));
+
+t.test('a unary call is relayed with its metadata, headers and trailers', async (t) => {
+  const { backend, client, observed } = await startRig(t);
+  const outcome = await callUnary(client, versionPath, versionRequest, {
+    'x-custom': 'kubelet',
+    'x-noop-header-x-answer': 'yes',
+    'x-noop-trailer-x-after': 'done',
+  });
+  t.equal(outcome.error, null);
+  t.equal(fromBinary(VersionResponseSchema, outcome.response!).runtimeName, 'noop');
+  t.same(outcome.headers?.get('x-answer'), ['yes'], 'response header relayed');
+  t.same(outcome.trailers?.get('x-after'), ['done'], 'custom trailer relayed');
+  t.equal(backend.calls[0]?.headers['x-custom'], 'kubelet', 'request metadata relayed');
+  t.same(backend.calls[0]?.body, encodeGrpcFrame(versionRequest), 'request body byte-exact');
+  t.match(observed, [{ method: versionPath, intercepted: false, code: 0 }]);
+});
+
+t.test('an error status (trailers-only) reaches the caller unchanged', async (t) => {
+  const { client } = await startRig(t);
+  const outcome = await callUnary(client, versionPath, versionRequest, {
+    'x-noop-status': String(GrpcStatus.NOT_FOUND),
+    'x-noop-message': 'container "abc" not found',
+  });
+  t.equal(outcome.error?.code, grpc.status.NOT_FOUND);
+  t.equal(outcome.error?.details, 'container "abc" not found');
+});
+
+t.test('a method unknown to the proto is relayed byte-exact', async (t) => {
+  const { client, backend } = await startRig(t);
+  const payload = Buffer.from([0x0a, 0x03, 0x61, 0x62, 0x63, 0xf8, 0x06, 0x01, 0xff, 0x00]);
+  const outcome = await callUnary(client, '/runtime.v1.RuntimeService/SomeFutureMethod', payload);
+  t.equal(outcome.error, null);
+  t.same(outcome.response, payload, 'echoed bytes identical');
+  t.equal(backend.calls[0]?.path, '/runtime.v1.RuntimeService/SomeFutureMethod');
+});
+
+t.test('a 20,000-message server stream arrives intact and in order', async (t) => {
+  const { client } = await startRig(t);
+  const count = 20_000;
+  const { messages, status } = await callServerStream(client, '/runtime.v1.RuntimeService/GetContainerEvents', new Uint8Array(), {
+    'x-noop-events': String(count),
+    'x-noop-trailer-x-stream-end': 'yes',
+  });
+  t.equal(status.code, grpc.status.OK);
+  t.equal(messages.length, count, 'every message relayed');
+  const outOfOrder = messages.findIndex((bytes, i) => fromBinary(ContainerEventResponseSchema, bytes).containerId !== `c${i}`);
+  t.equal(outOfOrder, -1, 'in order, none corrupted');
+  t.same(status.metadata.get('x-stream-end'), ['yes'], 'stream trailers relayed');
+});
+
+t.test('the runtime dying mid-stream ends the stream with UNAVAILABLE', async (t) => {
+  const { client, backend } = await startRig(t);
+  const md = new grpc.Metadata();
+  md.set('x-noop-events', '100000000');
+  const call = client.makeServerStreamRequest('/runtime.v1.RuntimeService/GetContainerEvents', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), md, {});
+  let received = 0;
+  call.on('data', () => {
+    received += 1;
+    if (received === 100) void backend.close();
+  });
+  call.on('error', () => undefined);
+  const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  t.ok(received >= 100, `messages before the failure arrived (${received})`);
+  t.equal(status.code, grpc.status.UNAVAILABLE);
+  t.match(status.details, `runtime at ${backend.path} is not reachable`);
+});
+
+t.test('a deadline passing mid-stream ends the stream with DEADLINE_EXCEEDED trailers', async (t) => {
+  const { relay, backend } = await startRig(t);
+  const session = connect('http://localhost', { createConnection: () => createConnectionTo(relay.listenPath) });
+  t.teardown(() => session.destroy());
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/runtime.v1.RuntimeService/GetContainerEvents',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'grpc-timeout': '200m',
+    'x-noop-events': '100000000',
+  });
+  const cancelled = backend.nextCancel();
+  stream.end(encodeGrpcFrame(new Uint8Array()));
+  const reader = new GrpcFrameReader();
+  let frames = 0;
+  stream.on('data', (chunk: Buffer) => {
+    frames += reader.push(chunk).length;
+  });
+  const headers = await responseHeaders(stream);
+  t.equal(headers[':status'], 200);
+  const trailers = await new Promise<IncomingHttpHeaders>((resolve) => stream.once('trailers', resolve));
+  t.equal(trailers['grpc-status'], String(GrpcStatus.DEADLINE_EXCEEDED));
+  t.ok(frames > 0, `events arrived before the deadline (${frames})`);
+  await cancelled;
+  t.pass('runtime stream cancelled');
+});
+
+t.test('a deadline passes through and is also enforced by the relay', async (t) => {
+  const { client, backend, relay } = await startRig(t);
+  // grpc-js forwards its deadline as grpc-timeout and cancels at the deadline itself.
+  const cancelled = backend.nextCancel();
+  const outcome = await callUnary(client, versionPath, versionRequest, { 'x-noop-hang': '1' }, { deadline: Date.now() + 200 });
+  t.equal(outcome.error?.code, grpc.status.DEADLINE_EXCEEDED);
+  await cancelled;
+  t.match(backend.calls[0]?.headers['grpc-timeout'], /^\d+[mun]$/u, 'grpc-timeout relayed');
+
+  // A caller that never cancels: the relay answers DEADLINE_EXCEEDED and cancels the runtime call.
+  const session = connect('http://localhost', { createConnection: () => createConnectionTo(relay.listenPath) });
+  t.teardown(() => session.destroy());
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': versionPath,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'grpc-timeout': '150m',
+    'x-noop-hang': '1',
+  });
+  const secondCancel = backend.nextCancel();
+  stream.end(encodeGrpcFrame(versionRequest));
+  const headers = await responseHeaders(stream);
+  t.equal(headers['grpc-status'], String(GrpcStatus.DEADLINE_EXCEEDED), 'relay enforced the deadline');
+  await secondCancel;
+  t.pass('runtime call cancelled at the deadline');
+});
+
+function createConnectionTo(path: string): Socket {
+  return connectSocket(path);
+}
+
+/** The response headers of a raw HTTP/2 call. */
+function responseHeaders(stream: ClientHttp2Stream): Promise<IncomingHttpHeaders> {
+  return new Promise((resolve) => stream.once('response', (headers) => resolve(headers)));
+}
+
+t.test('a caller cancelling cancels the runtime call', async (t) => {
+  const { client, backend } = await startRig(t);
+  const cancelled = backend.nextCancel();
+  const call = client.makeUnaryRequest(versionPath, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(versionRequest), (() => {
+    const md = new grpc.Metadata();
+    md.set('x-noop-hang', '1');
+    return md;
+  })(), () => undefined);
+  await waitFor(() => backend.calls.length === 1);
+  call.cancel();
+  await cancelled;
+  t.equal(backend.cancelled(), 1, 'the backend saw the reset');
+});
+
+t.test('a runtime reset reaches the caller as a status', async (t) => {
+  const { client } = await startRig(t);
+  const outcome = await callUnary(client, versionPath, versionRequest, { 'x-noop-reset': String(constants.NGHTTP2_INTERNAL_ERROR) });
+  t.equal(outcome.error?.code, grpc.status.INTERNAL);
+  t.match(outcome.error?.details, /reset the call/u);
+});
+
+t.test('the runtime down gives UNAVAILABLE; the relay reconnects when it is back', async (t) => {
+  const { client, backend, relay } = await startRig(t);
+  t.equal((await callUnary(client, versionPath, versionRequest)).error, null, 'works while the runtime is up');
+  await backend.close();
+  await rm(backend.path, { force: true });
+  const down = await callUnary(client, versionPath, versionRequest);
+  t.equal(down.error?.code, grpc.status.UNAVAILABLE);
+  t.match(down.error?.details, `runtime at ${backend.path} is not reachable`);
+  const restarted = await startNoopBackend(backend.path);
+  t.teardown(() => restarted.close());
+  const back = await callUnary(client, versionPath, versionRequest);
+  t.equal(back.error, null, 'recovered without restarting the relay');
+  t.equal(relay.inFlight, 0);
+});
+
+t.test('intercepted calls', async (t) => {
+  const seen: string[] = [];
+  const results: unknown[] = [];
+  const interceptors = new Map([
+    defineInterceptor(runtimeMethods.CreateContainer, (request, context) => {
+      seen.push(request.config?.metadata?.name ?? '');
+      if (request.config?.metadata?.name === 'refused') {
+        return { reject: { code: GrpcStatus.RESOURCE_EXHAUSTED, message: 'no exclusive CPU is free' } };
+      }
+      if (request.config?.metadata?.name === 'boom') throw new Error('placement crashed');
+      t.equal(context.method, runtimeMethods.CreateContainer.path);
+      const resources = request.config?.linux?.resources;
+      if (resources !== undefined) resources.cpusetCpus = '3';
+      return { forward: request, afterResponse: (result) => void results.push(result) };
+    }),
+    defineInterceptor(runtimeMethods.StartContainer, () => ({ reject: { code: GrpcStatus.FAILED_PRECONDITION, message: 'unused' } })),
+  ]);
+  const { client, backend } = await startRig(t, { interceptors });
+  const createPath = runtimeMethods.CreateContainer.path;
+  const request = create(CreateContainerRequestSchema, {
+    podSandboxId: 'abc',
+    config: { metadata: { name: 'app' }, linux: { resources: { cpuShares: 1024n, cpuQuota: 100000n, cpuPeriod: 100000n } } },
+  });
+  // Field 999 (varint 7) is not in proto/: it must survive the rewrite.
+  const unknownField = Buffer.from([0xb8, 0x3e, 0x07]);
+  const body = Buffer.concat([toBinary(CreateContainerRequestSchema, request), unknownField]);
+
+  await t.test('rewritten, forwarded with unknown fields, response handed to afterResponse', async (t) => {
+    const outcome = await callUnary(client, createPath, body);
+    t.equal(outcome.error, null);
+    const forwarded = backend.calls.at(-1)!.body;
+    const message = fromBinary(CreateContainerRequestSchema, forwarded.subarray(5));
+    t.equal(message.config?.linux?.resources?.cpusetCpus, '3', 'rewritten');
+    t.equal(message.config?.linux?.resources?.cpuShares, 1024n, 'the rest kept');
+    t.ok(forwarded.subarray(5).includes(unknownField), 'unknown field 999 forwarded');
+    t.match(results.at(-1), { ok: true, response: { containerId: backend.createdContainerId } });
+  });
+
+  await t.test('a rejection answers without forwarding', async (t) => {
+    const before = backend.calls.length;
+    const refused = create(CreateContainerRequestSchema, { config: { metadata: { name: 'refused' } } });
+    const outcome = await callUnary(client, createPath, toBinary(CreateContainerRequestSchema, refused));
+    t.equal(outcome.error?.code, grpc.status.RESOURCE_EXHAUSTED);
+    t.equal(outcome.error?.details, 'no exclusive CPU is free');
+    t.equal(backend.calls.length, before, 'nothing reached the runtime');
+  });
+
+  await t.test('an interceptor that throws answers INTERNAL', async (t) => {
+    const boom = create(CreateContainerRequestSchema, { config: { metadata: { name: 'boom' } } });
+    const outcome = await callUnary(client, createPath, toBinary(CreateContainerRequestSchema, boom));
+    t.equal(outcome.error?.code, grpc.status.INTERNAL);
+    t.match(outcome.error?.details, /placement crashed/u);
+  });
+
+  await t.test('a runtime error reaches afterResponse and the caller', async (t) => {
+    const outcome = await callUnary(client, createPath, body, { 'x-noop-status': '2', 'x-noop-message': 'image not found' });
+    t.equal(outcome.error?.code, grpc.status.UNKNOWN);
+    t.match(results.at(-1), { ok: false, error: { code: 2, message: 'image not found' } });
+  });
+
+  await t.test('a message that does not decode is refused, nothing forwarded', async (t) => {
+    const before = backend.calls.length;
+    const outcome = await callUnary(client, createPath, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]));
+    t.equal(outcome.error?.code, grpc.status.INVALID_ARGUMENT);
+    t.match(outcome.error?.details, /CreateContainerRequest/u);
+    t.equal(backend.calls.length, before);
+  });
+
+  await t.test('a truncated frame gets a clean error; the relay stays healthy', async (t) => {
+    const session = connect('http://localhost', { createConnection: () => createConnectionTo(join(backend.path, '..', 'run', 'relay.sock')) });
+    t.teardown(() => session.destroy());
+    const stream = session.request({ ':method': 'POST', ':path': runtimeMethods.StartContainer.path, 'content-type': 'application/grpc', te: 'trailers' });
+    const frame = encodeGrpcFrame(toBinary(StartContainerRequestSchema, create(StartContainerRequestSchema, { containerId: 'abc' })));
+    stream.end(frame.subarray(0, frame.length - 2));
+    const headers = await responseHeaders(stream);
+    t.equal(headers['grpc-status'], String(GrpcStatus.INVALID_ARGUMENT));
+    t.match(decodeURIComponent(String(headers['grpc-message'] ?? '')), /ends inside a gRPC frame/u);
+    t.equal((await callUnary(client, versionPath, versionRequest)).error, null, 'next call fine');
+  });
+  t.same(seen.slice(0, 3), ['app', 'refused', 'boom']);
+});
+
+t.test('the listening socket', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cri-relay-sock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const upstreamPath = join(dir, 'runtime.sock');
+
+  await t.test('mode 0660 and a 0750 parent directory', async (t) => {
+    const relay = await startRelay({ listenPath: join(dir, 'new', 'relay.sock'), upstreamPath });
+    t.teardown(() => relay.close());
+    t.equal((await stat(relay.listenPath)).mode & 0o777, 0o660);
+    t.equal((await stat(join(dir, 'new'))).mode & 0o777, 0o750);
+  });
+
+  await t.test('a stale socket is replaced', async (t) => {
+    const path = join(dir, 'stale.sock');
+    // A process killed while listening leaves its socket file behind.
+    const dead = spawn(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => console.log('ready'))", path]);
+    await new Promise((resolve) => dead.stdout.once('data', resolve));
+    dead.kill('SIGKILL');
+    await new Promise((resolve) => dead.once('exit', resolve));
+    await stat(path);
+    const relay = await startRelay({ listenPath: path, upstreamPath });
+    t.teardown(() => relay.close());
+    t.pass('listening over a stale socket');
+  });
+
+  await t.test('a live socket is an error', async (t) => {
+    const path = join(dir, 'live.sock');
+    const live = createServer();
+    await new Promise<void>((resolve) => live.listen(path, resolve));
+    t.teardown(() => new Promise<void>((resolve) => live.close(() => resolve())));
+    await t.rejects(startRelay({ listenPath: path, upstreamPath }), { name: 'RelayListenError', reason: 'socket-in-use' });
+  });
+
+  await t.test('a path that is not a socket is an error', async (t) => {
+    const path = join(dir, 'file.sock');
+    await writeFile(path, 'x');
+    await t.rejects(startRelay({ listenPath: path, upstreamPath }), new RelayListenError('not-a-socket', ''));
+  });
+});
+
+t.test('close lets calls in flight finish and refuses new ones', async (t) => {
+  const { client, relay } = await startRig(t);
+  const slow = callUnary(client, versionPath, versionRequest, { 'x-noop-delay-ms': '150' });
+  await waitFor(() => relay.inFlight === 1);
+  const closed = relay.close({ timeoutMs: 2000 });
+  t.equal((await slow).error, null, 'the call in flight finished');
+  await closed;
+  const after = await callUnary(client, versionPath, versionRequest, {}, { deadline: Date.now() + 1000 });
+  t.equal(after.error?.code, grpc.status.UNAVAILABLE, 'nothing listens any more');
+  await t.rejects(stat(relay.listenPath), 'socket removed');
+});
+
+t.test('close cancels calls that outlive its timeout', async (t) => {
+  const { client, relay, backend } = await startRig(t);
+  const hung = callUnary(client, versionPath, versionRequest, { 'x-noop-hang': '1' });
+  await waitFor(() => backend.calls.length === 1);
+  await relay.close({ timeoutMs: 50 });
+  const outcome = await hung;
+  t.equal(outcome.error?.code, grpc.status.UNAVAILABLE);
+  t.match(outcome.error?.details, /shut down/u);
+});
+
+t.test('frames split across chunks are reassembled by the reader', async (t) => {
+  const reader = new GrpcFrameReader();
+  const frame = encodeGrpcFrame(Buffer.from('hello'));
+  t.same(reader.push(frame.subarray(0, 3)), []);
+  t.equal(reader.push(frame.subarray(3)).length, 1);
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

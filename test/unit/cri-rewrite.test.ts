@@ -1,0 +1,167 @@
+// Pure CRI request helpers: cpuset rewriting, reading kubelet's cgroup parents and resources,
+// id checks, and runtime endpoint choice.
+import t from 'tap';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { CpuSet } from '../../src/topology/cpuset.js';
+import {
+  ContainerConfigSchema,
+  CreateContainerRequestSchema,
+  PodSandboxConfigSchema,
+  UpdateContainerResourcesRequestSchema,
+} from '../../src/cri/gen/runtime/v1/api_pb.js';
+import { decodeMessage } from '../../src/cri/codec.js';
+import {
+  checkRuntimeId,
+  cpuLimitMilliFromQuota,
+  cpuRequestMilliFromShares,
+  guessQosFromResources,
+  keepDaemonCpuset,
+  parseCgroupParent,
+  parseVerboseInfoPid,
+  qosFromCgroupParent,
+  requestFromCri,
+  withCpuset,
+} from '../../src/cri/rewrite.js';
+import { discoverRuntimeEndpoint, parseEndpoint, standardRuntimeSockets } from '../../src/cri/endpoint.js';
+
+t.test('withCpuset writes the cpuset into a copy, creating what is missing', async (t) => {
+  const bare = create(CreateContainerRequestSchema, { podSandboxId: 'p' });
+  const placed = withCpuset(bare, CpuSet.parse('2-3,6'), CpuSet.parse('0'));
+  t.equal(placed.config?.linux?.resources?.cpusetCpus, '2-3,6');
+  t.equal(placed.config?.linux?.resources?.cpusetMems, '0');
+  t.equal(bare.config, undefined, 'the original is untouched');
+
+  const full = create(CreateContainerRequestSchema, { config: { linux: { resources: { cpuShares: 2048n, cpusetCpus: '0-7' } } } });
+  const rewritten = withCpuset(full, CpuSet.of([1]), CpuSet.of([0]));
+  t.equal(rewritten.config?.linux?.resources?.cpuShares, 2048n, 'other resources kept');
+  t.equal(full.config?.linux?.resources?.cpusetCpus, '0-7');
+});
+
+t.test('withCpuset keeps unknown fields', async (t) => {
+  const bytes = Buffer.concat([toBinary(CreateContainerRequestSchema, create(CreateContainerRequestSchema, { podSandboxId: 'p' })), Buffer.from([0xb8, 0x3e, 0x07])]);
+  const decoded = decodeMessage(CreateContainerRequestSchema, bytes);
+  t.ok(decoded.ok);
+  if (!decoded.ok) return;
+  const out = Buffer.from(toBinary(CreateContainerRequestSchema, withCpuset(decoded.message, CpuSet.of([1]), CpuSet.of([0]))));
+  t.ok(out.includes(Buffer.from([0xb8, 0x3e, 0x07])));
+});
+
+t.test('keepDaemonCpuset applies everything but the cpuset', async (t) => {
+  const update = create(UpdateContainerResourcesRequestSchema, {
+    containerId: 'c',
+    linux: { cpuShares: 512n, memoryLimitInBytes: 1n << 30n, cpusetCpus: '0-63' },
+  });
+  const kept = keepDaemonCpuset(update, CpuSet.of([4, 5]), CpuSet.of([1]));
+  t.equal(kept.linux?.cpusetCpus, '4-5');
+  t.equal(kept.linux?.cpusetMems, '1');
+  t.equal(kept.linux?.cpuShares, 512n);
+  t.equal(kept.linux?.memoryLimitInBytes, 1n << 30n);
+  t.equal(update.linux?.cpusetCpus, '0-63', 'the original is untouched');
+  t.equal(keepDaemonCpuset(create(UpdateContainerResourcesRequestSchema), CpuSet.of([1]), CpuSet.of([0])).linux?.cpusetCpus, '1');
+});
+
+t.test('QoS from kubelet cgroup parents', async (t) => {
+  const cases: Array<[string, ReturnType<typeof parseCgroupParent>]> = [
+    ['/kubepods/pod1234-ab', { qos: 'Guaranteed', podUid: '1234-ab', driver: 'cgroupfs' }],
+    ['/kubepods/burstable/pod1234-ab', { qos: 'Burstable', podUid: '1234-ab', driver: 'cgroupfs' }],
+    ['/kubepods/besteffort/pod1234-ab', { qos: 'BestEffort', podUid: '1234-ab', driver: 'cgroupfs' }],
+    ['/kubepods/besteffort/pod1234-ab/', { qos: 'BestEffort', podUid: '1234-ab', driver: 'cgroupfs' }],
+    ['kubepods-pod1234_ab.slice', { qos: 'Guaranteed', podUid: '1234-ab', driver: 'systemd' }],
+    ['kubepods-burstable-pod1234_ab.slice', { qos: 'Burstable', podUid: '1234-ab', driver: 'systemd' }],
+    ['/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1234_ab.slice', { qos: 'BestEffort', podUid: '1234-ab', driver: 'systemd' }],
+    ['', null],
+    ['/k8s.io', null],
+    ['/system.slice/pod12', null],
+    ['/other/burstable/pod12', null],
+    ['/kubepods/burstable', null],
+  ];
+  for (const [parent, expected] of cases) t.same(parseCgroupParent(parent), expected, parent || '(empty)');
+  t.equal(qosFromCgroupParent('/kubepods/burstable/podx'), 'Burstable');
+  t.equal(qosFromCgroupParent('nope'), null);
+});
+
+t.test('CPU amounts from kubelet encodings', async (t) => {
+  for (const milli of [3, 10, 100, 250, 333, 500, 999, 1000, 1500, 2000, 64000]) {
+    const shares = BigInt(Math.max(2, Math.floor((milli * 1024) / 1000)));
+    t.equal(cpuRequestMilliFromShares(shares), milli, `${milli}m → ${shares} shares → back`);
+    t.equal(cpuLimitMilliFromQuota(BigInt((milli * 100000) / 1000), 100000n), milli);
+  }
+  t.equal(cpuRequestMilliFromShares(2n), 0, 'the minimum 2 shares means no request');
+  t.equal(cpuRequestMilliFromShares(0n), 0);
+  t.equal(cpuLimitMilliFromQuota(0n, 100000n), null);
+  t.equal(cpuLimitMilliFromQuota(-1n, 100000n), null);
+  t.equal(cpuLimitMilliFromQuota(50000n, 0n), null);
+});
+
+t.test('requestFromCri', async (t) => {
+  const sandbox = create(PodSandboxConfigSchema, {
+    metadata: { name: 'web-0', namespace: 'shop', uid: 'u1' },
+    annotations: { 'cri-rebalancer/isolated': 'true' },
+    linux: { cgroupParent: '/kubepods/podu1' },
+  });
+  const config = create(ContainerConfigSchema, {
+    metadata: { name: 'nginx' },
+    linux: { resources: { cpuShares: 2048n, cpuQuota: 200000n, cpuPeriod: 100000n, memoryLimitInBytes: 1n << 30n } },
+  });
+  t.same(requestFromCri(config, sandbox), {
+    pod: 'web-0',
+    namespace: 'shop',
+    container: 'nginx',
+    qos: 'Guaranteed',
+    cpuRequestMilli: 2000,
+    cpuLimitMilli: 2000,
+    memoryLimitBytes: 1 << 30,
+    annotations: { 'cri-rebalancer/isolated': 'true' },
+  });
+  const bare = requestFromCri(undefined, undefined);
+  t.same(bare, { pod: '', namespace: '', container: '', qos: 'BestEffort', cpuRequestMilli: 0, cpuLimitMilli: null, memoryLimitBytes: null, annotations: {} });
+  t.equal(requestFromCri(config, undefined).qos, 'Guaranteed', 'guessed from resources without a cgroup parent');
+});
+
+t.test('QoS guessed from resources', async (t) => {
+  t.equal(guessQosFromResources(0, null, null), 'BestEffort');
+  t.equal(guessQosFromResources(1000, 1000, 1 << 20), 'Guaranteed');
+  t.equal(guessQosFromResources(500, 1000, 1 << 20), 'Burstable');
+  t.equal(guessQosFromResources(500, null, null), 'Burstable');
+});
+
+t.test('runtime ids are checked before use', async (t) => {
+  t.match(checkRuntimeId('a'.repeat(64), 'container'), { ok: true });
+  t.match(checkRuntimeId('my-sandbox_1.2', 'sandbox'), { ok: true });
+  for (const bad of ['', '../etc', 'a/b', '.hidden', 'a..b', 'a b', 'a\0b', 'x'.repeat(129), 'abc-']) {
+    t.match(checkRuntimeId(bad, 'container'), { ok: false, reason: 'invalid-id', message: /invalid container id/u }, JSON.stringify(bad));
+  }
+  t.match(checkRuntimeId('y'.repeat(200), 'sandbox'), { ok: false, message: /\.\.\."/u }, 'long ids are shortened in the message');
+});
+
+t.test('runtime endpoints', async (t) => {
+  t.same(parseEndpoint('unix:///run/containerd/containerd.sock'), { ok: true, path: '/run/containerd/containerd.sock' });
+  t.same(parseEndpoint('/var/run/crio/crio.sock'), { ok: true, path: '/var/run/crio/crio.sock' });
+  t.match(parseEndpoint('tcp://1.2.3.4:10000'), { ok: false, message: /only unix sockets/u });
+  t.match(parseEndpoint('run/x.sock'), { ok: false, message: /not an absolute path/u });
+  t.match(parseEndpoint('/run/../etc/x.sock'), { ok: false, message: /did you mean \/etc\/x\.sock/u });
+  t.match(parseEndpoint('/run/x.sock/'), { ok: false, message: /did you mean \/run\/x\.sock\?/u });
+  t.match(parseEndpoint('/run/x\0.sock'), { ok: false, message: /NUL/u });
+  t.match(parseEndpoint(`/${'a'.repeat(120)}`), { ok: false, message: /longer than the 107 bytes/u });
+
+  const listen = '/run/cri-rebalancer/cri-rebalancer.sock';
+  const only = (present: string[]) => async (path: string) => present.includes(path);
+  t.match(await discoverRuntimeEndpoint(null, listen, only(['/var/run/crio/crio.sock', '/run/containerd/containerd.sock'])), {
+    ok: true,
+    socket: { runtime: 'containerd' },
+  });
+  t.match(await discoverRuntimeEndpoint(null, listen, only(['/var/run/crio/crio.sock'])), { ok: true, socket: { runtime: 'cri-o' } });
+  t.match(await discoverRuntimeEndpoint(null, listen, only([])), { ok: false, reason: 'not-found', message: /start containerd or CRI-O/u });
+  t.match(await discoverRuntimeEndpoint('unix:///tmp/r.sock', listen, only([])), { ok: true, socket: { runtime: 'configured', path: '/tmp/r.sock' } });
+  t.match(await discoverRuntimeEndpoint('relative.sock', listen), { ok: false, reason: 'invalid-endpoint' });
+  t.match(await discoverRuntimeEndpoint(listen, listen), { ok: false, reason: 'loop' });
+  t.match(await discoverRuntimeEndpoint(null, standardRuntimeSockets[0]!.path, only([standardRuntimeSockets[0]!.path])), { ok: false, reason: 'not-found' }, 'never its own socket');
+  t.type((await discoverRuntimeEndpoint(null, listen)).ok, 'boolean', 'the real socket check runs');
+});
+
+t.test('pid from verbose status info', async (t) => {
+  t.equal(parseVerboseInfoPid({ info: JSON.stringify({ pid: 4242, runtimeSpec: {} }) }), 4242);
+  t.equal(parseVerboseInfoPid({}), null);
+  t.equal(parseVerboseInfoPid({ info: 'not json' }), null);
+  t.equal(parseVerboseInfoPid({ info: JSON.stringify({ pid: 0 }) }), null);
+});

@@ -1,0 +1,313 @@
+import { create, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import t from 'tap';
+import {
+  CreateContainerRequestSchema,
+  RemoveContainerRequestSchema,
+  RemovePodSandboxRequestSchema,
+  RunPodSandboxRequestSchema,
+  StopContainerRequestSchema,
+  StopPodSandboxRequestSchema,
+  UpdateContainerResourcesRequestSchema,
+  type CreateContainerRequest,
+} from '../../src/cri/gen/runtime/v1/api_pb.js';
+import { createLifecycle } from '../../src/cri/lifecycle.js';
+import { containerRequestOf } from '../../src/cri/pods.js';
+import { GrpcStatus, runtimeMethods, type CallResult, type GrpcError, type InterceptDecision, type Interceptors } from '../../src/cri/relay.js';
+import type { UnaryMethod } from '../../src/cri/methods.js';
+import { parseCheckpoint } from '../../src/state/codec.js';
+import { daemonParts, type DaemonParts } from '../helpers/daemon-fakes.js';
+
+const GiB = 1024n ** 3n;
+
+function context(method: string) {
+  return { method, metadata: {}, deadlineMs: null, signal: new AbortController().signal };
+}
+
+type Decision<Req extends DescMessage, Res extends DescMessage> = InterceptDecision<MessageShape<Req>, MessageShape<Res>>;
+
+async function intercept<Req extends DescMessage, Res extends DescMessage>(
+  interceptors: Interceptors,
+  method: UnaryMethod<Req, Res>,
+  request: MessageShape<Req>,
+): Promise<Decision<Req, Res>> {
+  const interceptor = interceptors.get(method.path)!;
+  return (await interceptor.intercept(request as never, context(method.path))) as unknown as Decision<Req, Res>;
+}
+
+/** The whole call as the relay makes it: intercept, then the runtime's answer to afterResponse. */
+async function call<Req extends DescMessage, Res extends DescMessage>(
+  interceptors: Interceptors,
+  method: UnaryMethod<Req, Res>,
+  request: MessageShape<Req>,
+  result: CallResult<MessageShape<Res>>,
+): Promise<Decision<Req, Res>> {
+  const decision = await intercept(interceptors, method, request);
+  if ('forward' in decision) await decision.afterResponse?.(result);
+  return decision;
+}
+
+function ok<Res extends DescMessage>(method: UnaryMethod<DescMessage, Res>, init: Record<string, unknown> = {}): CallResult<MessageShape<Res>> {
+  return { ok: true, response: create(method.response, init as never) as MessageShape<Res> };
+}
+
+function failed(code: GrpcError['code'], message = 'boom'): CallResult<never> {
+  return { ok: false, error: { code, message } };
+}
+
+const tiers = { Guaranteed: '/kubepods', Burstable: '/kubepods/burstable', BestEffort: '/kubepods/besteffort' } as const;
+
+function sandboxConfig(pod: string, qos: keyof typeof tiers, namespace = 'default') {
+  return { metadata: { name: pod, namespace, uid: `uid-${pod}` }, annotations: { team: 'a' }, linux: { cgroupParent: `${tiers[qos]}/poduid-${pod}` } };
+}
+
+function createRequest(pod: string, qos: keyof typeof tiers, cpuMilli: number, sandboxId = `sb-${pod}`): CreateContainerRequest {
+  const limited = qos === 'Guaranteed';
+  return create(CreateContainerRequestSchema, {
+    podSandboxId: sandboxId,
+    config: {
+      metadata: { name: `${pod}-c` },
+      linux: {
+        resources: {
+          cpuShares: BigInt(Math.max(2, Math.floor((cpuMilli * 1024) / 1000))),
+          cpuPeriod: 100000n,
+          cpuQuota: limited ? BigInt(cpuMilli * 100) : 0n,
+          memoryLimitInBytes: limited ? GiB / 4n : 0n,
+        },
+      },
+    },
+    sandboxConfig: sandboxConfig(pod, qos),
+  });
+}
+
+function setUp(placement: Partial<DaemonParts['policy']['placement']> = {}) {
+  const parts = daemonParts(placement);
+  const reconciles: number[] = [];
+  const interceptors = createLifecycle({ ...parts, policy: () => parts.policy, requestReconcile: () => reconciles.push(1) });
+  return { ...parts, interceptors, reconciles };
+}
+
+/** Creates a container through the interceptors; resolves to the cpuset it was created with. */
+async function createContainer(setup: ReturnType<typeof setUp>, request: CreateContainerRequest, id: string): Promise<string> {
+  const decision = await call(setup.interceptors, runtimeMethods.CreateContainer, request, ok(runtimeMethods.CreateContainer, { containerId: id }));
+  if (!('forward' in decision)) throw new Error(`rejected: ${decision.reject.message}`);
+  return decision.forward.config!.linux!.resources!.cpusetCpus;
+}
+
+t.test('RunPodSandbox records the pod with its QoS class after the runtime ran it', async (t) => {
+  const setup = setUp();
+  const request = create(RunPodSandboxRequestSchema, { config: sandboxConfig('web', 'Burstable', 'shop') });
+  const decision = await call(setup.interceptors, runtimeMethods.RunPodSandbox, request, ok(runtimeMethods.RunPodSandbox, { podSandboxId: 'sb1' }));
+  t.equal('forward' in decision && decision.forward, request, 'forwarded unchanged');
+  t.match(setup.store.snapshot.pods.get('sb1'), { namespace: 'shop', name: 'web', uid: 'uid-web', qos: 'Burstable', cgroupParent: '/kubepods/burstable/poduid-web', annotations: { team: 'a' } });
+  const systemd = create(RunPodSandboxRequestSchema, { config: { ...sandboxConfig('db', 'Guaranteed'), linux: { cgroupParent: 'kubepods-besteffort-poduid_db.slice' } } });
+  await call(setup.interceptors, runtimeMethods.RunPodSandbox, systemd, ok(runtimeMethods.RunPodSandbox, { podSandboxId: 'sb2' }));
+  t.equal(setup.store.snapshot.pods.get('sb2')?.qos, 'BestEffort', 'systemd naming');
+  await call(setup.interceptors, runtimeMethods.RunPodSandbox, request, failed(GrpcStatus.UNKNOWN));
+  t.equal(setup.store.snapshot.pods.size, 2, 'a failed run records nothing');
+  t.match(setup.lines.at(-1), { msg: 'pod recorded', namespace: 'default', pod: 'db' });
+});
+
+t.test('a Guaranteed container gets an exclusive CPU; running shared containers shrink BEFORE the create goes out', async (t) => {
+  const setup = setUp();
+  const shared = await createContainer(setup, createRequest('burst', 'Burstable', 500), 'c-burst');
+  t.ok(shared !== '', 'a burstable container gets the shared pool');
+  t.equal(setup.store.snapshot.allocations.get('c-burst')?.pool, 'shared');
+
+  const writesBefore = setup.file.writes;
+  const decision = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('gold', 'Guaranteed', 1000));
+  if (!('forward' in decision)) return t.fail('placed');
+  // Before the create is forwarded: the allocation is checkpointed and the shared container updated.
+  t.ok(setup.file.writes > writesBefore, 'checkpoint written before forwarding');
+  const checkpoint = parseCheckpoint(setup.file.text!, 'f');
+  if (!checkpoint.ok) return t.fail('checkpoint parses');
+  const pending = [...checkpoint.snapshot.containers.values()].find((record) => record.phase === 'pending');
+  t.ok(pending, 'the tentative allocation is in the checkpoint');
+  const exclusive = decision.forward.config!.linux!.resources!.cpusetCpus;
+  t.equal(checkpoint.snapshot.allocations.get(pending!.id)?.cpus.format(), exclusive);
+  t.equal(exclusive.split(',').length, 1, 'one CPU');
+  t.equal(setup.runtime.updates.length, 1, 'the shared container was updated');
+  t.notOk(setup.runtime.updates[0]!.cpus.split(/[,-]/).includes(exclusive), 'off the exclusive CPU');
+  t.equal(setup.runtime.updates[0]!.id, 'c-burst');
+  t.not(decision.forward.config!.linux!.resources!.cpusetMems, '', 'mems written');
+  t.equal(decision.forward.config!.linux!.resources!.cpuShares, 1024n, 'other resources kept');
+
+  await decision.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: 'c-gold' }));
+  const allocation = setup.store.snapshot.allocations.get('c-gold');
+  t.match(allocation, { pool: 'exclusive', exclusive: true });
+  t.equal(setup.store.snapshot.containers.get('c-gold')?.phase, 'created');
+  t.notOk([...setup.store.snapshot.allocations.keys()].some((id) => id.startsWith('pending:')), 'bound');
+  const placed = setup.lines.find((line) => line.msg === 'placed' && line.pod === 'gold');
+  t.match(placed, { level: 30, pool: 'exclusive', qos: 'Guaranteed', reasons: Array, sharedUpdates: 1 }, 'one info line with the reasons');
+});
+
+t.test('releasing grows the shared pool again', async (t) => {
+  const setup = setUp();
+  await createContainer(setup, createRequest('burst', 'Burstable', 500), 'c-burst');
+  const poolBefore = setup.store.snapshot.allocations.get('c-burst')!.cpus.format();
+  await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
+  setup.runtime.updates = [];
+  await call(setup.interceptors, runtimeMethods.StopContainer, create(StopContainerRequestSchema, { containerId: 'c-gold' }), ok(runtimeMethods.StopContainer));
+  t.notOk(setup.store.snapshot.allocations.has('c-gold'));
+  t.same(setup.runtime.updates, [{ id: 'c-burst', cpus: poolBefore, mems: setup.store.snapshot.allocations.get('c-burst')!.mems.format() }]);
+  t.match(setup.store.snapshot.history.filter((entry) => entry.container === 'c-gold').map((entry) => entry.action), ['admit', 'bind', 'release']);
+  // RemoveContainer of an already released container changes nothing; NOT_FOUND releases too.
+  await call(setup.interceptors, runtimeMethods.RemoveContainer, create(RemoveContainerRequestSchema, { containerId: 'c-gold' }), ok(runtimeMethods.RemoveContainer));
+  await call(setup.interceptors, runtimeMethods.RemoveContainer, create(RemoveContainerRequestSchema, { containerId: 'c-burst' }), failed(GrpcStatus.NOT_FOUND));
+  t.equal(setup.store.snapshot.allocations.size, 0);
+  await createContainer(setup, createRequest('x', 'Burstable', 100), 'c-x');
+  await call(setup.interceptors, runtimeMethods.StopContainer, create(StopContainerRequestSchema, { containerId: 'c-x' }), failed(GrpcStatus.UNAVAILABLE));
+  t.ok(setup.store.snapshot.allocations.has('c-x'), 'a stop that failed keeps the CPUs');
+});
+
+t.test('pod sandbox stop and removal release every container of the pod', async (t) => {
+  const setup = setUp();
+  await call(setup.interceptors, runtimeMethods.RunPodSandbox, create(RunPodSandboxRequestSchema, { config: sandboxConfig('p', 'Guaranteed') }), ok(runtimeMethods.RunPodSandbox, { podSandboxId: 'sb-p' }));
+  await createContainer(setup, createRequest('p', 'Guaranteed', 1000), 'c1');
+  await createContainer(setup, createRequest('p', 'Burstable', 200), 'c2');
+  await createContainer(setup, createRequest('q', 'Burstable', 200), 'c3');
+  await call(setup.interceptors, runtimeMethods.StopPodSandbox, create(StopPodSandboxRequestSchema, { podSandboxId: 'sb-p' }), failed(GrpcStatus.INTERNAL));
+  t.equal(setup.store.snapshot.allocations.size, 3, 'a failed stop releases nothing');
+  await call(setup.interceptors, runtimeMethods.StopPodSandbox, create(StopPodSandboxRequestSchema, { podSandboxId: 'sb-p' }), ok(runtimeMethods.StopPodSandbox));
+  t.same([...setup.store.snapshot.allocations.keys()], ['c3']);
+  t.ok(setup.store.snapshot.pods.has('sb-p'), 'the pod is known until removed');
+  await call(setup.interceptors, runtimeMethods.RemovePodSandbox, create(RemovePodSandboxRequestSchema, { podSandboxId: 'sb-p' }), failed(GrpcStatus.UNAVAILABLE));
+  t.ok(setup.store.snapshot.pods.has('sb-p'));
+  await call(setup.interceptors, runtimeMethods.RemovePodSandbox, create(RemovePodSandboxRequestSchema, { podSandboxId: 'sb-p' }), ok(runtimeMethods.RemovePodSandbox));
+  t.notOk(setup.store.snapshot.pods.has('sb-p'));
+  await call(setup.interceptors, runtimeMethods.RemovePodSandbox, create(RemovePodSandboxRequestSchema, { podSandboxId: 'sb-q' }), failed(GrpcStatus.NOT_FOUND));
+  t.same([...setup.store.snapshot.allocations.keys()], [], 'NOT_FOUND: the pod is gone, its containers too');
+});
+
+t.test('when CPUs run out: reject with RESOURCE_EXHAUSTED, or run shared and say why', async (t) => {
+  const rejecting = setUp({ onInsufficient: 'reject' });
+  const decision = await intercept(rejecting.interceptors, runtimeMethods.CreateContainer, createRequest('huge', 'Guaranteed', 4000));
+  t.ok('reject' in decision);
+  if (!('reject' in decision)) return;
+  t.equal(decision.reject.code, GrpcStatus.RESOURCE_EXHAUSTED);
+  t.match(decision.reject.message, /cannot place default\/huge\/huge-c: asked for 4 exclusive CPUs, 3 can be given.*placement\.onInsufficient: shared/);
+  t.equal(rejecting.store.snapshot.allocations.size, 0, 'nothing held');
+  t.match(rejecting.lines.at(-1), { msg: /^rejected: /, rejected: 'insufficient-cpus', requested: 4, available: 3 });
+
+  const sharing = setUp({ onInsufficient: 'shared' });
+  await createContainer(sharing, createRequest('huge', 'Guaranteed', 4000), 'c-huge');
+  const allocation = sharing.store.snapshot.allocations.get('c-huge')!;
+  t.equal(allocation.pool, 'shared');
+  t.match(allocation.reasons.join(' '), /onInsufficient: shared/);
+});
+
+t.test('a create the runtime fails releases its CPUs; an unclear answer asks for a reconcile', async (t) => {
+  const setup = setUp();
+  await call(setup.interceptors, runtimeMethods.CreateContainer, createRequest('gold', 'Guaranteed', 1000), failed(GrpcStatus.INVALID_ARGUMENT, 'bad image'));
+  t.equal(setup.store.snapshot.allocations.size, 0);
+  t.equal(setup.reconciles.length, 0);
+  t.match(setup.store.snapshot.history.at(-1), { action: 'release', reasons: ['the runtime failed the create: bad image'] });
+  await call(setup.interceptors, runtimeMethods.CreateContainer, createRequest('gold', 'Guaranteed', 1000), failed(GrpcStatus.DEADLINE_EXCEEDED));
+  t.equal(setup.store.snapshot.allocations.size, 0);
+  t.equal(setup.reconciles.length, 1, 'the container may exist: reconcile adopts it');
+  await call(setup.interceptors, runtimeMethods.CreateContainer, createRequest('gold', 'Guaranteed', 1000), ok(runtimeMethods.CreateContainer, { containerId: '../../etc' }));
+  t.equal(setup.store.snapshot.allocations.size, 0, 'an id that is not an id is never stored');
+  t.equal(setup.reconciles.length, 2);
+});
+
+t.test('ids with path characters are refused before anything is decided', async (t) => {
+  const setup = setUp();
+  const decision = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('x', 'Guaranteed', 1000, '../sb'));
+  t.match(decision, { reject: { code: GrpcStatus.INVALID_ARGUMENT, message: /invalid sandbox id/ } });
+  t.equal(setup.file.writes, 0);
+});
+
+t.test('a create in a pod sandbox the runtime does not have changes nothing', async (t) => {
+  const setup = setUp();
+  setup.runtime.missingSandboxIds.add('sb-ghost');
+  const decision = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('ghost', 'Guaranteed', 1000));
+  t.match(decision, { reject: { code: GrpcStatus.NOT_FOUND, message: /pod sandbox "sb-ghost" does not exist/ } });
+  t.equal(setup.file.writes, 0, 'no checkpoint written');
+  setup.runtime.failLists = new Error('runtime down');
+  const placed = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('ghost', 'Guaranteed', 1000));
+  t.ok('forward' in placed, 'when the runtime cannot say, the create is placed and forwarded');
+  t.match(setup.lines.find((line) => line.level === 40), { msg: /cannot ask the runtime/ });
+});
+
+t.test("kubelet's UpdateContainerResources keeps the daemon's cpuset and applies the rest", async (t) => {
+  const setup = setUp();
+  const cpus = await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
+  const request = create(UpdateContainerResourcesRequestSchema, { containerId: 'c-gold', linux: { cpusetCpus: '0-3', cpuShares: 2048n, memoryLimitInBytes: GiB } });
+  const decision = await intercept(setup.interceptors, runtimeMethods.UpdateContainerResources, request);
+  if (!('forward' in decision)) return t.fail('forwarded');
+  t.equal(decision.forward.linux?.cpusetCpus, cpus);
+  t.equal(decision.forward.linux?.cpuShares, 2048n);
+  t.equal(decision.forward.linux?.memoryLimitInBytes, GiB);
+  t.match(setup.lines.at(-1), { msg: /kept the daemon cpuset/, asked: { cpus: '0-3' } });
+  const unknown = create(UpdateContainerResourcesRequestSchema, { containerId: 'other', linux: { cpusetCpus: '0-3' } });
+  const passed = await intercept(setup.interceptors, runtimeMethods.UpdateContainerResources, unknown);
+  t.equal('forward' in passed && passed.forward, unknown, 'an unknown container: forwarded as sent');
+  const noCpuset = create(UpdateContainerResourcesRequestSchema, { containerId: 'c-gold', linux: { cpuShares: 4n } });
+  const kept = await intercept(setup.interceptors, runtimeMethods.UpdateContainerResources, noCpuset);
+  t.equal('forward' in kept && kept.forward.linux?.cpusetCpus, cpus);
+});
+
+t.test('concurrent creates are decided one at a time: no CPU twice', async (t) => {
+  const setup = setUp();
+  const decisions = await Promise.all(
+    ['a', 'b', 'c'].map((pod) => intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest(pod, 'Guaranteed', 1000))),
+  );
+  const cpus = decisions.map((decision) => ('forward' in decision ? decision.forward.config!.linux!.resources!.cpusetCpus : 'rejected'));
+  t.equal(new Set(cpus).size, 3, `distinct CPUs: ${cpus.join(' ')}`);
+  t.notOk(cpus.includes('rejected'));
+  await Promise.all(decisions.map((decision, index) => ('forward' in decision ? decision.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: `c${index}` })) : undefined)));
+  t.same([...setup.store.snapshot.allocations.keys()].sort(), ['c0', 'c1', 'c2']);
+  const fourth = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('d', 'Guaranteed', 1000));
+  t.ok('reject' in fourth, 'the shared pool keeps one CPU');
+});
+
+t.test('a shared create pending while an exclusive one shrinks the pool gets its cpuset right after it is created', async (t) => {
+  const setup = setUp();
+  const shared = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('burst', 'Burstable', 100));
+  if (!('forward' in shared)) return t.fail('placed');
+  const sentCpus = shared.forward.config!.linux!.resources!.cpusetCpus;
+  await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
+  const goldCpu = setup.store.snapshot.allocations.get('c-gold')!.cpus.format();
+  t.equal(setup.runtime.updates.length, 0, 'nothing to update yet: the shared container does not exist');
+  await shared.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: 'c-burst' }));
+  const now = setup.store.snapshot.allocations.get('c-burst')!.cpus.format();
+  if (sentCpus.split(/[,-]/).includes(goldCpu) || sentCpus !== now) {
+    t.same(setup.runtime.updates, [{ id: 'c-burst', cpus: now, mems: setup.store.snapshot.allocations.get('c-burst')!.mems.format() }]);
+  } else {
+    t.same(setup.runtime.updates, [], 'its cpuset did not change');
+  }
+  t.notOk(now.split(/[,-]/).includes(goldCpu));
+});
+
+t.test('bookkeeping that fails never blocks a stop; a create it cannot checkpoint fails', async (t) => {
+  const setup = setUp();
+  await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
+  setup.file.failNext = new Error('disk full');
+  await call(setup.interceptors, runtimeMethods.StopContainer, create(StopContainerRequestSchema, { containerId: 'c-gold' }), ok(runtimeMethods.StopContainer));
+  t.match(setup.lines.at(-1), { level: 50, method: 'StopContainer', err: 'disk full' });
+  t.ok(setup.store.snapshot.allocations.has('c-gold'), 'kept until a checkpoint succeeds');
+  setup.file.failNext = new Error('disk full');
+  await t.rejects(intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('x', 'Burstable', 100)), /disk full/, 'the relay answers INTERNAL');
+});
+
+t.test('a failed shared update is retried with the current cpuset; a vanished container is left to reconcile', async (t) => {
+  const setup = setUp({ pinSharedToNode: false });
+  await createContainer(setup, createRequest('b1', 'Burstable', 100), 'c-b1');
+  await createContainer(setup, createRequest('b2', 'Burstable', 100), 'c-b2');
+  setup.runtime.failUpdates.set('c-b1', GrpcStatus.UNAVAILABLE);
+  setup.runtime.failUpdates.set('c-b2', GrpcStatus.NOT_FOUND);
+  await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
+  t.same(setup.runtime.updates, []);
+  const retries = setup.applier.takeRetries(setup.store.snapshot);
+  t.same(retries.map((update) => update.id), ['c-b1'], 'only the one that may still run');
+  t.same(setup.applier.takeRetries(setup.store.snapshot), [], 'taken once');
+  t.ok(setup.lines.some((line) => line.msg.startsWith('container gone before its cpuset update')));
+});
+
+t.test('the request of a create comes from its sandbox config, else from the recorded pod', async (t) => {
+  const request = createRequest('web', 'Guaranteed', 2000);
+  t.match(containerRequestOf(request, undefined), { pod: 'web', namespace: 'default', container: 'web-c', qos: 'Guaranteed', cpuRequestMilli: 2000, cpuLimitMilli: 2000 });
+  const bare = create(CreateContainerRequestSchema, { podSandboxId: 'sb', config: request.config });
+  const pod = { id: 'sb', namespace: 'ns', name: 'p', uid: 'u', annotations: { x: 'y' }, qos: 'Burstable' as const, cgroupParent: '/kubepods/burstable/podu' };
+  t.match(containerRequestOf(bare, pod), { pod: 'p', namespace: 'ns', qos: 'Burstable', annotations: { x: 'y' } });
+  t.match(containerRequestOf(bare, undefined), { pod: '', namespace: '' });
+});

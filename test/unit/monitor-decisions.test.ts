@@ -1,0 +1,131 @@
+// Pure parts of the native wrappers: migration pacing and page outcomes, eBPF count decoding and
+// keying, the addon's "what to do" messages, and the capabilities table.
+import t, { type Test } from 'tap';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addonStatus, explainLoadFailure, loadAddon } from '../../src/monitor/addon.js';
+import type { Capabilities } from '../../src/monitor/capabilities.js';
+import { formatCapabilities } from '../../src/monitor/capabilities-format.js';
+import {
+  classifyBatch,
+  errnoName,
+  initialBatchPages,
+  maxBatchPages,
+  minBatchPages,
+  nextBatchPages,
+  paceDelayMs,
+} from '../../src/monitor/migration-pacing.js';
+import { cpuToNodeOf, decodeCounts, discoverCgroupKeying, loadNumaPrograms } from '../../src/monitor/numa-programs.js';
+import { CpuSet } from '../../src/topology/cpuset.js';
+import type { Topology } from '../../src/topology/types.js';
+
+function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cri-rebalancer-monitor-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('batch size follows the time budget', async (t) => {
+  t.equal(initialBatchPages, 64);
+  t.equal(nextBatchPages(64, 1, 20), 128, 'fast calls grow, at most doubling');
+  t.equal(nextBatchPages(1000, 40, 20), 300, 'a call over budget shrinks the next to 60% of the budget');
+  t.equal(nextBatchPages(1000, 10, 20), 1200);
+  t.equal(nextBatchPages(64, 0, 20), 128, 'an unmeasurably fast call doubles');
+  t.equal(nextBatchPages(100, 1000, 20), minBatchPages, 'never below the minimum');
+  t.equal(nextBatchPages(maxBatchPages, 0.001, 20), maxBatchPages, 'never above the maximum');
+});
+
+t.test('pacing honours the bandwidth cap', async (t) => {
+  t.equal(paceDelayMs(10 << 20, 50, undefined), 0, 'no cap: no wait');
+  t.equal(paceDelayMs(10 << 20, 50, 0), 0);
+  t.equal(paceDelayMs(100 << 20, 500, 100 << 20), 500, '100 MiB at 100 MiB/s takes 1 s');
+  t.equal(paceDelayMs(10 << 20, 500, 100 << 20), 0, 'already slower than the cap');
+});
+
+t.test('page outcomes by status', async (t) => {
+  const ENOENT = -2;
+  const EBUSY = -16;
+  const EACCES = -13;
+  const before = Int32Array.from([1, 0, 0, ENOENT, 0, 0, 0]);
+  const after = Int32Array.from([1, 1, ENOENT, ENOENT, EBUSY, EACCES, 0]);
+  t.same(classifyBatch(before, after, 1, true), {
+    moved: 1,
+    alreadyThere: 1,
+    retry: [2, 3, 4],
+    failedByErrno: { EACCES: 1, ENOTMOVED: 1 },
+  });
+  t.same(classifyBatch(before, after, 1, false).failedByErrno, { ENOENT: 2, EBUSY: 1, EACCES: 1, ENOTMOVED: 1 }, 'no retries left: transient failures count');
+  t.equal(errnoName(2), 'ENOENT');
+  t.equal(errnoName(99999), 'E99999');
+});
+
+t.test('eBPF counts decode per cgroup id in numa_events.h order', async (t) => {
+  const counts = decodeCounts(BigUint64Array.from([42n, 7n]), BigUint64Array.from([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 10n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]));
+  t.same(counts.get(42n), {
+    taskMigrations: 1,
+    crossNodeMigrations: 2,
+    numaMoves: 3,
+    numaSwaps: 4,
+    numaSticks: 5,
+    numaCpusetSkips: 6,
+    pagesMigrated: 7,
+    pagesMigrationFailed: 8,
+  });
+  t.equal(counts.get(7n)?.taskMigrations, 10);
+});
+
+t.test('cpuToNode from a topology; CPUs not online are -1', async (t) => {
+  const cpu = (id: number, nodeId: number) => [id, { id, nodeId, packageId: 0, dieId: 0, clusterId: -1, coreId: id, threadSiblings: CpuSet.of([id]) }] as const;
+  const topology = { cpus: new Map([cpu(0, 0), cpu(1, 1), cpu(3, 1)]) } as unknown as Topology;
+  t.same(cpuToNodeOf(topology), [0, 1, -1, 1]);
+});
+
+t.test('cgroup keying follows the mounted hierarchies', async (t) => {
+  const hybrid = tempDir(t);
+  mkdirSync(join(hybrid, 'memory'));
+  writeFileSync(join(hybrid, 'memory', 'cgroup.procs'), '');
+  t.equal(discoverCgroupKeying(hybrid), 'v1-memory');
+  const unified = tempDir(t);
+  writeFileSync(join(unified, 'cgroup.controllers'), 'cpuset memory\n');
+  t.equal(discoverCgroupKeying(unified), 'v2');
+});
+
+t.test('the addon says what to do when it cannot load', async (t) => {
+  t.match(explainLoadFailure(['/x/cri_rebalancer.node'], undefined), /not built \(looked for \/x\/cri_rebalancer.node\): run `npm rebuild`/u);
+  t.match(explainLoadFailure([], new Error('was compiled against a different Node.js version using NODE_MODULE_VERSION 115')), /built for another Node.js than v\d+.*npm rebuild/u);
+  t.match(explainLoadFailure([], new Error('libbpf.so.1: cannot open shared object file: No such file or directory')), /shared library that is missing.*libbpf1/u);
+  t.match(explainLoadFailure([], 'odd'), /failed to load: odd; rebuild/u);
+
+  process.env.CRI_REBALANCER_ADDON = join(tempDir(t), 'missing.node');
+  t.match(addonStatus(), { loaded: false, error: /not built/u });
+  t.throws(() => loadAddon(), { name: 'AddonUnavailableError', code: 'ERR_ADDON_UNAVAILABLE' });
+  t.match(await loadNumaPrograms({ cpuToNode: [0] }), { available: false, reason: /not built.*npm rebuild/u }, 'eBPF degrades to a reason');
+});
+
+t.test('the capabilities table', async (t) => {
+  const capabilities: Capabilities = {
+    addon: { available: true },
+    cpu: { vendor: 'amd', family: 25, model: 17, modelName: 'AMD EPYC' },
+    hardwareEvents: {
+      available: false,
+      reason: 'no hardware PMU',
+      dramGeneration: 'AMD Zen',
+      events: { 'remote-dram': { available: false, source: 'ls_dmnd_fills_from_sys.dram_io_far', reason: 'ENOENT' } },
+    },
+    softwareEvents: { available: true, events: { 'task-clock': { available: true, source: 'PERF_COUNT_SW_TASK_CLOCK' } } },
+    perCgroupCounting: { available: true, cgroup2Root: '/sys/fs/cgroup/unified' },
+    ebpf: { available: true, attached: ['sched_migrate_task'], skipped: ['sched_skip_cpuset_numa: no such tracepoint'], keying: 'v1-memory' },
+    resctrl: { available: false, reason: 'no resctrl', localBytes: false, totalBytes: false, numRmids: null },
+    pageMigration: { available: true, nodes: 2 },
+  };
+  const table = formatCapabilities(capabilities);
+  t.match(table, /^CPU: AMD EPYC \(amd, family 25, model 17\)$/mu);
+  t.match(table, /^hardware events +no +AMD Zen — no hardware PMU$/mu);
+  t.match(table, /^ {2}remote-dram +no +ls_dmnd_fills_from_sys.dram_io_far — ENOENT$/mu);
+  t.match(table, /^eBPF NUMA events +yes +keyed by v1-memory cgroup; sched_migrate_task$/mu);
+  t.match(table, /^ {2}skipped +no +sched_skip_cpuset_numa: no such tracepoint$/mu);
+  t.match(table, /^resctrl bandwidth +no +no resctrl$/mu);
+  t.match(table, /^page migration +yes +2 NUMA node\(s\)$/mu);
+  t.match(formatCapabilities({ ...capabilities, ebpf: { available: false, reason: 'EPERM', attached: [], skipped: [], keying: 'v2' } }), /^eBPF NUMA events +no +EPERM$/mu);
+});

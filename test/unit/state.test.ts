@@ -1,0 +1,237 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import type { Allocation, ContainerRequest } from '../../src/placement/types.js';
+import { openCheckpointFile, type CheckpointFile } from '../../src/state/checkpoint-file.js';
+import { pendingKey, withAdmission, withBinding, withMoves, withPod, withRelease, withoutPod } from '../../src/state/changes.js';
+import { canonicalJson, checksumOf, formatCheckpoint, parseCheckpoint } from '../../src/state/codec.js';
+import { Mutex } from '../../src/state/mutex.js';
+import { openStore } from '../../src/state/store.js';
+import { emptySnapshot, historyLimit, type StateSnapshot } from '../../src/state/types.js';
+import { validateSnapshot } from '../../src/state/validate.js';
+import { CpuSet } from '../../src/topology/cpuset.js';
+import { discoverTopologySync } from '../../src/topology/discover.js';
+import { qemuTwoNode } from '../fixtures/specs.js';
+import { generateSysfsTree } from '../helpers/sysfs-fixtures.js';
+
+const topology = discoverTopologySync(generateSysfsTree(qemuTwoNode).root);
+const at = '2026-01-01T00:00:00.000Z';
+
+function request(container: string, qos: ContainerRequest['qos'] = 'Guaranteed'): ContainerRequest {
+  return { pod: 'web', namespace: 'default', container, qos, cpuRequestMilli: 1000, cpuLimitMilli: 1000, memoryLimitBytes: null, annotations: { a: 'b' } };
+}
+
+function allocation(id: string, cpus: string, exclusive = true): Allocation {
+  return {
+    id,
+    request: request(id, exclusive ? 'Guaranteed' : 'Burstable'),
+    cpus: CpuSet.parse(cpus),
+    mems: CpuSet.parse('0'),
+    pool: exclusive ? 'exclusive' : 'shared',
+    exclusive,
+    reasons: ['because'],
+  };
+}
+
+function admit(snapshot: StateSnapshot, allocations: Allocation[], id: string, phase: 'pending' | 'created' = 'created'): StateSnapshot {
+  const map = new Map(snapshot.allocations);
+  for (const item of allocations) map.set(item.id, item);
+  const admitted = map.get(id)!;
+  return withAdmission(snapshot, {
+    allocation: admitted,
+    allocations: map,
+    updates: allocations.filter((item) => item.id !== id).map((item) => ({ id: item.id, cpus: item.cpus, mems: item.mems })),
+    container: { id, sandboxId: 'sb1', name: id, phase, since: at },
+    action: 'admit',
+    at,
+  });
+}
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cri-rebalancer-state-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const sample = withPod(admit(admit(emptySnapshot, [allocation('c1', '2')], 'c1'), [allocation('c2', '0-1,3', false)], 'c2'), {
+  id: 'sb1',
+  namespace: 'default',
+  name: 'web',
+  uid: 'u1',
+  annotations: {},
+  qos: 'Guaranteed',
+  cgroupParent: '/kubepods/podu1',
+});
+
+t.test('canonical JSON sorts keys at every level; checksum follows the content', async (t) => {
+  t.equal(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[2,{"y":2,"z":1}]},"b":1}');
+  t.equal(checksumOf({ a: 1, b: 2 }), checksumOf({ b: 2, a: 1 }));
+  t.not(checksumOf({ a: 1 }), checksumOf({ a: 2 }));
+});
+
+t.test('a checkpoint round-trips every field', async (t) => {
+  const text = formatCheckpoint(sample);
+  const parsed = parseCheckpoint(text, '/x/state.json');
+  t.ok(parsed.ok);
+  if (!parsed.ok) return;
+  t.equal(formatCheckpoint(parsed.snapshot), text, 'same text again');
+  const c1 = parsed.snapshot.allocations.get('c1')!;
+  t.ok(c1.cpus.equals(CpuSet.of([2])));
+  t.same(c1.request, request('c1'));
+  t.equal(parsed.snapshot.pods.get('sb1')?.cgroupParent, '/kubepods/podu1');
+  t.equal(parsed.snapshot.containers.get('c2')?.phase, 'created');
+  t.equal(parsed.snapshot.history.length, sample.history.length);
+  t.match(JSON.parse(text), { kind: 'cri-rebalancer/state', version: 1, checksum: /^sha256:[0-9a-f]{64}$/ });
+});
+
+t.test('a bad checkpoint says what is wrong and how to recover', async (t) => {
+  const good = JSON.parse(formatCheckpoint(sample));
+  const cases: [string, string, RegExp][] = [
+    ['corrupt', '{"kind": "cri-rebalan', /not valid JSON.*--rebuild-state/],
+    ['foreign', JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap' }), /not a cri-rebalancer state checkpoint.*--state-dir.*--rebuild-state/],
+    ['unsupported-version', JSON.stringify({ ...good, version: 2 }), /version 2; this cri-rebalancer reads version 1.*--rebuild-state/],
+    ['checksum-mismatch', JSON.stringify({ ...good, payload: { ...good.payload, pods: [] } }), /fails its checksum.*--rebuild-state/],
+  ];
+  for (const [code, text, message] of cases) {
+    const parsed = parseCheckpoint(text, '/var/lib/x/state.json');
+    t.notOk(parsed.ok, code);
+    if (parsed.ok) continue;
+    t.equal(parsed.problem.code, code);
+    t.match(parsed.problem.message, message);
+    t.match(parsed.problem.message, '/var/lib/x/state.json');
+  }
+  const badPayload = { allocations: [{ id: 'x' }], containers: [], pods: [], history: [] };
+  const parsed = parseCheckpoint(JSON.stringify({ kind: 'cri-rebalancer/state', version: 1, checksum: checksumOf(badPayload), payload: badPayload }), 'f');
+  t.match(parsed, { ok: false, problem: { code: 'corrupt', message: /invalid payload at allocations\.0\.request/ } });
+  const badCpus = JSON.parse(formatCheckpoint(sample));
+  badCpus.payload.allocations[0].cpus = '3-1';
+  badCpus.checksum = checksumOf(badCpus.payload);
+  t.match(parseCheckpoint(JSON.stringify(badCpus), 'f'), { ok: false, problem: { code: 'corrupt', message: /allocations\.0\.cpus/ } });
+});
+
+t.test('a checkpoint is checked against the live machine', async (t) => {
+  t.equal(validateSnapshot(sample, topology, 'f'), null);
+  const gone = admit(emptySnapshot, [allocation('big', '2-9')], 'big');
+  t.match(validateSnapshot(gone, topology, 'f'), { code: 'machine-mismatch', message: /container big on CPUs 4-9, which are not online.*online: 0-3.*--rebuild-state/ });
+  const badMems = admit(emptySnapshot, [{ ...allocation('m', '1'), mems: CpuSet.of([0, 5]) }], 'm');
+  t.match(validateSnapshot(badMems, topology, 'f'), { code: 'machine-mismatch', message: /memory nodes 5/ });
+  const twice = admit(admit(emptySnapshot, [allocation('a', '1-2')], 'a'), [allocation('b', '2')], 'b');
+  t.match(validateSnapshot(twice, topology, 'f'), { code: 'conflict', message: /CPU 2 exclusively to both a and b/ });
+});
+
+t.test('changes record admissions, binds, moves and releases in the history', async (t) => {
+  const pending = pendingKey('7');
+  let state = admit(emptySnapshot, [allocation(pending, '2')], pending, 'pending');
+  t.equal(state.containers.get(pending)?.phase, 'pending');
+  state = withBinding(state, pending, 'abc', at);
+  t.notOk(state.allocations.has(pending));
+  t.equal(state.allocations.get('abc')?.id, 'abc');
+  t.equal(state.containers.get('abc')?.phase, 'created');
+  t.same(
+    state.history.map((entry) => [entry.container, entry.action]),
+    [
+      ['abc', 'admit'],
+      ['abc', 'bind'],
+    ],
+  );
+  t.equal(withBinding(state, 'pending:99', 'x', at), state, 'unknown pending key: unchanged');
+  state = admit(state, [allocation('s', '0-1,3', false)], 's');
+  const moved = new Map(state.allocations);
+  moved.set('abc', { ...allocation('abc', '3'), reasons: ['closer to its memory'] });
+  state = withMoves(state, moved, [{ id: 'abc', cpus: CpuSet.of([3]), mems: CpuSet.of([0]) }, { id: 'gone', cpus: CpuSet.of([1]), mems: CpuSet.of([0]) }], ['rebalance'], at);
+  t.match(state.history.at(-1), { container: 'abc', action: 'move', reasons: ['rebalance'] });
+  const after = new Map(state.allocations);
+  after.delete('abc');
+  after.set('s', allocation('s', '0-3', false));
+  state = withRelease(state, { id: 'abc', allocations: after, updates: [{ id: 's', cpus: CpuSet.parse('0-3'), mems: CpuSet.of([0]) }], reasons: ['stopped'], at });
+  t.notOk(state.containers.has('abc'));
+  t.match(state.history.slice(-2), [
+    { container: 'abc', action: 'release', reasons: ['stopped'] },
+    { container: 's', action: 'update', reasons: [/when abc was released/] },
+  ]);
+  t.equal(withoutPod(state, 'nope'), state);
+  t.equal(withoutPod(withPod(state, { ...sample.pods.get('sb1')! }), 'sb1').pods.size, 0);
+});
+
+t.test('history is bounded', async (t) => {
+  let state = emptySnapshot;
+  for (let index = 0; index < historyLimit + 10; index++) state = admit(state, [allocation(`c${index % 3}`, '1', false)], `c${index % 3}`);
+  t.equal(state.history.length, historyLimit);
+});
+
+t.test('the checkpoint file is written atomically: temp file, rename, nothing left behind', async (t) => {
+  const dir = join(tempDir(t), 'nested');
+  const file = openCheckpointFile(dir);
+  t.equal(await file.read(), null, 'no checkpoint yet');
+  await file.write('one\n');
+  await file.write('two\n');
+  t.equal(await file.read(), 'two\n');
+  t.same(readdirSync(dir), ['state.json'], 'no temp files remain');
+  t.equal(statSync(file.path).mode & 0o777, 0o600);
+  t.equal(statSync(dir).mode & 0o777, 0o700);
+  // A write that cannot rename (the target is a non-empty directory) keeps nothing half-written.
+  const blocked = openCheckpointFile(dir, 'blocked');
+  writeFileSync(join(dir, 'keep'), '');
+  mkdirSync(join(dir, 'blocked', 'inner'), { recursive: true });
+  await t.rejects(blocked.write('x'));
+  t.same(readdirSync(dir).sort(), ['blocked', 'keep', 'state.json'], 'temp file removed after a failed write');
+  const unreadable = openCheckpointFile(join(dir, 'state.json'));
+  await t.rejects(unreadable.read(), { code: 'ENOTDIR' });
+});
+
+t.test('the store checkpoints before it changes, and loads what it wrote', async (t) => {
+  const dir = tempDir(t);
+  const file = openCheckpointFile(dir);
+  const opened = await openStore(file, topology, { clock: () => new Date(at) });
+  t.ok(opened.ok);
+  if (!opened.ok) return;
+  const { store } = opened;
+  t.equal(store.now(), at);
+  t.equal(store.path, join(dir, 'state.json'));
+  await store.commit(sample);
+  t.equal(store.snapshot, sample);
+  await store.commit(sample);
+  const reopened = await openStore(file, topology);
+  t.ok(reopened.ok && reopened.store.snapshot.allocations.size === 2);
+
+  const failing: CheckpointFile = { path: 'mem', read: async () => null, write: async () => Promise.reject(new Error('disk full')) };
+  const failingStore = await openStore(failing, topology);
+  if (!failingStore.ok) return t.fail('opens');
+  await t.rejects(failingStore.store.commit(sample), /disk full/);
+  t.equal(failingStore.store.snapshot, emptySnapshot, 'a failed checkpoint changes nothing');
+});
+
+t.test('opening a bad checkpoint stops with the problem; --rebuild-state starts empty', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'state.json'), 'garbage');
+  const file = openCheckpointFile(dir);
+  t.match(await openStore(file, topology), { ok: false, problem: { code: 'corrupt' } });
+  const rebuilt = await openStore(file, topology, { rebuild: true });
+  t.match(rebuilt, { ok: true, rebuilt: true });
+  t.equal(readFileSync(join(dir, 'state.json'), 'utf8'), 'garbage', 'the old file stays until the first checkpoint');
+  const elsewhere = admit(emptySnapshot, [allocation('x', '7')], 'x');
+  writeFileSync(join(dir, 'state.json'), formatCheckpoint(elsewhere));
+  t.match(await openStore(file, topology), { ok: false, problem: { code: 'machine-mismatch' } });
+  const broken: CheckpointFile = { path: '/p', read: async () => Promise.reject(new Error('EACCES')), write: async () => undefined };
+  t.match(await openStore(broken, topology), { ok: false, problem: { code: 'unreadable', message: /cannot read state checkpoint \/p: EACCES/ } });
+});
+
+t.test('the mutex runs work one at a time, in order, past failures', async (t) => {
+  const mutex = new Mutex();
+  const order: string[] = [];
+  let running = 0;
+  const work = (name: string, fail = false) =>
+    mutex.run(async () => {
+      running++;
+      t.equal(running, 1, `${name} alone`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      order.push(name);
+      running--;
+      if (fail) throw new Error(name);
+      return name;
+    });
+  const results = await Promise.allSettled([work('a'), work('b', true), work('c')]);
+  t.same(order, ['a', 'b', 'c']);
+  t.match(results, [{ status: 'fulfilled', value: 'a' }, { status: 'rejected' }, { status: 'fulfilled', value: 'c' }]);
+});
