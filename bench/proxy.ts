@@ -6,7 +6,7 @@
 // JSON object with every number.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
@@ -97,12 +97,13 @@ async function measureLatency(direct: grpc.Client, proxied: grpc.Client, path: s
   };
 }
 
-async function measureCpuPerCall(proxied: grpc.Client, relay: Child, path: string, body: Uint8Array) {
+/** CPU µs per proxied call in the relay, and in the backend for scale (it is one HTTP/2 endpoint, the relay two). */
+async function measureCpuPerCall(proxied: grpc.Client, relay: Child, backend: Child, path: string, body: Uint8Array) {
   const calls = 2000;
-  const before = await relay.cpuMicros();
+  const [relayBefore, backendBefore] = [await relay.cpuMicros(), await backend.cpuMicros()];
   for (let i = 0; i < calls; i += 1) await timeCall(proxied, path, body);
-  const after = await relay.cpuMicros();
-  return round((after - before) / calls, 1);
+  const [relayAfter, backendAfter] = [await relay.cpuMicros(), await backend.cpuMicros()];
+  return { relayUs: round((relayAfter - relayBefore) / calls, 1), backendUs: round((backendAfter - backendBefore) / calls, 1) };
 }
 
 async function measureThroughput(client: grpc.Client, path: string, body: Uint8Array): Promise<number> {
@@ -162,9 +163,9 @@ async function main(): Promise<void> {
     console.log(`unary Version: direct p50 ${unary.directP50Ms} ms p99 ${unary.directP99Ms} ms; proxied p50 ${unary.proxiedP50Ms} ms p99 ${unary.proxiedP99Ms} ms; ratio ${unary.p50Ratio}`);
     const intercepted = await measureLatency(direct, proxied, runtimeMethods.CreateContainer.path, createRequest);
     console.log(`intercepted CreateContainer (decode+encode): direct p50 ${intercepted.directP50Ms} ms; proxied p50 ${intercepted.proxiedP50Ms} ms; ratio ${intercepted.p50Ratio}`);
-    const cpuUsPerCall = await measureCpuPerCall(proxied, relay, runtimeMethods.Version.path, version);
-    const cpuUsPerInterceptedCall = await measureCpuPerCall(proxied, relay, runtimeMethods.CreateContainer.path, createRequest);
-    console.log(`relay CPU per call: ${cpuUsPerCall} µs relayed, ${cpuUsPerInterceptedCall} µs intercepted`);
+    const cpu = await measureCpuPerCall(proxied, relay, backend, runtimeMethods.Version.path, version);
+    const interceptedCpu = await measureCpuPerCall(proxied, relay, backend, runtimeMethods.CreateContainer.path, createRequest);
+    console.log(`relay CPU per call: ${cpu.relayUs} µs relayed, ${interceptedCpu.relayUs} µs intercepted (no-op backend: ${cpu.backendUs} µs)`);
 
     const directRate = await measureThroughput(direct, runtimeMethods.Version.path, version);
     const proxiedRate = await measureThroughput(proxied, runtimeMethods.Version.path, version);
@@ -208,7 +209,14 @@ async function main(): Promise<void> {
       backend: 'no-op CRI backend (raw HTTP/2) on a unix socket; client @grpc/grpc-js; relay and backend each in a child process',
       unary: { method: 'Version', ...unary, targetP50Ratio: 2.0, meetsTarget: unary.p50Ratio <= 2.0 },
       intercepted: { method: 'CreateContainer (pass-through interceptor)', ...intercepted },
-      proxyCpu: { method: 'relay child process, process.cpuUsage() delta over 2000 sequential calls', relayedUsPerCall: cpuUsPerCall, interceptedUsPerCall: cpuUsPerInterceptedCall },
+      proxyCpu: {
+        method: 'relay child process, process.cpuUsage() delta over 2000 sequential calls',
+        relayedUsPerCall: cpu.relayUs,
+        interceptedUsPerCall: interceptedCpu.relayUs,
+        backendUsPerCall: cpu.backendUs,
+      },
+      loadAverage1m: round(loadavg()[0] ?? 0, 1),
+      cpus: cpus().length,
       throughput: { callers: concurrentCallers, calls: concurrentCalls, directCallsPerSec: directRate, proxiedCallsPerSec: proxiedRate, ratio: round(proxiedRate / directRate, 2) },
       stream: { ...stream, target: 0.5, meetsTarget: stream.ratio >= 0.5 },
       containerd,

@@ -52,12 +52,14 @@ try {
     { name: 'batch', namespace: 'default', qos: 'BestEffort', container: { name: 'worker' } },
     { name: 'dns', namespace: 'kube-system', qos: 'Burstable', container: { name: 'coredns', cpuRequestMilli: 100 } },
   ];
+  // Every container runs the busybox image the harness builds here (named like real workloads).
   const started = [];
   for (const { container, ...pod } of pods) {
     const began = performance.now();
     const running = await runPod(runtime.proxied, { ...pod, uid: runtime.sandbox.newPodUid() });
     const id = await runContainer(runtime.proxied, running, container, busyboxImage);
-    const cpu = container.cpuRequestMilli === undefined ? 'no CPU request' : `CPU ${container.cpuRequestMilli}m/${container.cpuLimitMilli ?? '-'}m`;
+    const limit = container.cpuLimitMilli === undefined ? 'no limit' : `limit ${container.cpuLimitMilli}m`;
+    const cpu = container.cpuRequestMilli === undefined ? 'no CPU request or limit' : `CPU request ${container.cpuRequestMilli}m, ${limit}`;
     console.log(`created ${pod.namespace}/${pod.name}/${container.name} (${pod.qos}, ${cpu}) through the proxy in ${Math.round(performance.now() - began)} ms`);
     started.push({ pod: running, container, id });
   }

@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Policy } from '../config/types.js';
-import type { CpusetApplier } from '../state/apply-updates.js';
+import { finalUpdates, type CpusetApplier } from '../state/apply-updates.js';
 import { pendingKey, withAdmission, withBinding, withPod, withRelease, withoutPod } from '../state/changes.js';
 import type { PlacementEngine, RuntimePort } from '../state/ports.js';
 import type { AllocationStore } from '../state/store.js';
@@ -61,7 +61,7 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
       log.info({ container: id, reason, sharedUpdates: released.updates.length }, 'released');
     }
     await store.commit(next);
-    await applier.apply(updates);
+    await applier.apply(finalUpdates(updates, next.allocations));
   }
 
   /** Never lets a daemon failure block a stop or remove: logs and forwards unchanged. */

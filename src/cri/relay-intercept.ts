@@ -60,16 +60,16 @@ export async function relayIntercepted(call: RelayCall, interceptor: Interceptor
     answer(call, call.abortedWith);
     return;
   }
-  let body: Buffer;
+  let forwardBody: Buffer;
   try {
-    body = encodeUnaryBody(interceptor.method.request, decision.forward as never);
+    forwardBody = encodeUnaryBody(interceptor.method.request, decision.forward as never);
   } catch (error) {
     const failure = { code: GrpcStatus.INTERNAL, message: `cri-rebalancer could not encode the rewritten ${call.method} request: ${(error as Error).message}` };
     await after({ ok: false, error: failure });
     answer(call, failure);
     return;
   }
-  const upstream = await forward(call, body);
+  const upstream = await forward(call, forwardBody);
   const result = readResult(call, interceptor, upstream);
   await after(result);
   relayAnswer(call, upstream, result);

@@ -40,10 +40,19 @@ export interface MigrationResult extends MigrationProgress {
   readonly error?: string;
 }
 
-const pagemapChunkPages = 65536;
+/** Pages decoded per pagemap read: about a millisecond of work on the event loop. */
+const pagemapChunkPages = 16384;
 const pagemapPresent = 1n << 63n;
 const pagemapFileOrShared = 1n << 61n;
 const retryDelayMs = 10;
+
+/** What to do when a whole move_pages call fails. */
+const callHints: Record<string, string> = {
+  EACCES: `: node not in the process's cpuset.mems (widen mems to old ∪ new before moving pages)`,
+  ENODEV: ': the target node is offline or has no memory',
+  EPERM: ': needs root or CAP_SYS_NICE to move another process\'s pages',
+  ESRCH: ': the process has exited',
+};
 
 /**
  * The present, exclusively anonymous pages of the given mappings, from /proc/PID/pagemap (file
@@ -122,7 +131,7 @@ class Migration {
       this.calls++;
       this.maxCallMs = Math.max(this.maxCallMs, callMs);
       if (result.errno !== undefined) {
-        this.error = `move_pages on pid ${pid} failed: ${result.error} (${errnoName(result.errno)})`;
+        this.error = `move_pages on pid ${pid} failed: ${result.error} (${errnoName(result.errno)})${callHints[errnoName(result.errno)] ?? ''}`;
         break;
       }
       const outcome = classifyBatch(result.before, result.after, targetNode, retriesLeft);
@@ -162,10 +171,14 @@ export async function movePages(options: MovePagesOptions): Promise<MigrationRes
     return migration.result();
   }
   let retry: number[] = [];
-  for await (const pages of listPages(options.pid, ranges, addon.pageSizeBytes)) {
-    migration.pagesSeen += pages.length;
-    retry.push(...(await migration.run(pages, maxRetries > 0)));
-    if (migration.stopped) break;
+  try {
+    for await (const pages of listPages(options.pid, ranges, addon.pageSizeBytes)) {
+      migration.pagesSeen += pages.length;
+      retry.push(...(await migration.run(pages, maxRetries > 0)));
+      if (migration.stopped) break;
+    }
+  } catch (error) {
+    migration.error = `cannot read /proc/${options.pid}/pagemap: ${(error as Error).message} (has the process exited?)`;
   }
   for (let round = 1; round <= maxRetries && retry.length > 0 && !migration.stopped; round++) {
     migration.pagesRetried += retry.length;

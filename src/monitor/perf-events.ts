@@ -4,7 +4,7 @@
 import type { NativeEventSpec } from './addon.js';
 
 export const softwareEventNames = ['task-clock', 'cpu-migrations', 'context-switches', 'page-faults'] as const;
-export const hardwareEventNames = ['cycles', 'instructions', 'llc-misses', 'local-dram', 'remote-dram'] as const;
+export const hardwareEventNames = ['cycles', 'instructions', 'llc-misses', 'local-dram', 'remote-dram', 'remote-dram-offcore'] as const;
 export type SoftwareEventName = (typeof softwareEventNames)[number];
 export type HardwareEventName = (typeof hardwareEventNames)[number];
 export type EventName = SoftwareEventName | HardwareEventName;
@@ -27,7 +27,7 @@ const typeHardware = 0;
 const typeSoftware = 1;
 const typeRaw = 4;
 
-const generic: Record<Exclude<EventName, 'local-dram' | 'remote-dram'>, { type: number; config: number; source: string }> = {
+const generic: Record<Exclude<EventName, DramEventName>, { type: number; config: number; source: string }> = {
   'task-clock': { type: typeSoftware, config: 1, source: 'PERF_COUNT_SW_TASK_CLOCK' },
   'page-faults': { type: typeSoftware, config: 2, source: 'PERF_COUNT_SW_PAGE_FAULTS' },
   'context-switches': { type: typeSoftware, config: 3, source: 'PERF_COUNT_SW_CONTEXT_SWITCHES' },
@@ -37,12 +37,27 @@ const generic: Record<Exclude<EventName, 'local-dram' | 'remote-dram'>, { type: 
   'llc-misses': { type: typeHardware, config: 3, source: 'PERF_COUNT_HW_CACHE_MISSES' },
 };
 
+type DramEventName = 'local-dram' | 'remote-dram' | 'remote-dram-offcore';
+
+interface RawEvent {
+  readonly event: number;
+  readonly umask: number;
+  /** The OFFCORE_RESPONSE request/response mask (perf_event_attr.config1). */
+  readonly config1?: bigint;
+  readonly name: string;
+}
+
 interface DramRow {
   readonly matches: (cpu: CpuIdentity) => boolean;
   readonly generation: string;
-  readonly local?: { event: number; umask: number; name: string };
-  readonly remote: { event: number; umask: number; name: string };
+  readonly local?: RawEvent;
+  readonly remote: RawEvent;
+  /** Intel's OFFCORE_RESPONSE remote-DRAM encoding: all demand data reads, not only retired loads. */
+  readonly offcoreRemote?: RawEvent;
 }
+
+const xeonScalableLocal: RawEvent = { event: 0xd3, umask: 0x01, name: 'MEM_LOAD_L3_MISS_RETIRED.LOCAL_DRAM' };
+const xeonScalableRemote: RawEvent = { event: 0xd3, umask: 0x02, name: 'MEM_LOAD_L3_MISS_RETIRED.REMOTE_DRAM' };
 
 const intelModels = (...models: number[]) => (cpu: CpuIdentity) => cpu.vendor === 'intel' && cpu.family === 6 && models.includes(cpu.model);
 
@@ -60,11 +75,25 @@ const dramTable: readonly DramRow[] = [
     remote: { event: 0xd3, umask: 0x04, name: 'MEM_LOAD_UOPS_L3_MISS_RETIRED.REMOTE_DRAM' },
   },
   {
-    // Skylake-SP/Cascade Lake/Cooper Lake, Ice Lake-SP, Sapphire/Emerald/Granite Rapids.
-    matches: intelModels(0x55, 0x6a, 0x6c, 0x8f, 0xcf, 0xad, 0xae),
-    generation: 'Intel Xeon Scalable',
-    local: { event: 0xd3, umask: 0x01, name: 'MEM_LOAD_L3_MISS_RETIRED.LOCAL_DRAM' },
-    remote: { event: 0xd3, umask: 0x02, name: 'MEM_LOAD_L3_MISS_RETIRED.REMOTE_DRAM' },
+    matches: intelModels(0x55),
+    generation: 'Intel Skylake-SP/Cascade Lake',
+    local: xeonScalableLocal,
+    remote: xeonScalableRemote,
+    offcoreRemote: { event: 0xb7, umask: 0x01, config1: 0x638000001n, name: 'OFFCORE_RESPONSE.DEMAND_DATA_RD.L3_MISS.REMOTE_DRAM' },
+  },
+  {
+    matches: intelModels(0x6a, 0x6c),
+    generation: 'Intel Ice Lake-SP',
+    local: xeonScalableLocal,
+    remote: xeonScalableRemote,
+    offcoreRemote: { event: 0xb7, umask: 0x01, config1: 0x730000001n, name: 'OCR.DEMAND_DATA_RD.REMOTE_DRAM' },
+  },
+  {
+    matches: intelModels(0x8f, 0xcf, 0xad, 0xae),
+    generation: 'Intel Sapphire/Emerald/Granite Rapids',
+    local: xeonScalableLocal,
+    remote: xeonScalableRemote,
+    offcoreRemote: { event: 0x2a, umask: 0x01, config1: 0x730000001n, name: 'OCR.DEMAND_DATA_RD.REMOTE_DRAM' },
   },
   {
     matches: (cpu) => cpu.vendor === 'amd' && cpu.family >= 0x17,
@@ -116,19 +145,20 @@ export function planEventEncodings(cpu: CpuIdentity): EncodingPlan {
   const cpuText = `${cpu.vendor} family ${cpu.family} model ${cpu.model} (${cpu.modelName})`;
   if (row === undefined) {
     const why = `no DRAM locality event is known for ${cpuText}`;
-    missing.set('local-dram', why);
-    missing.set('remote-dram', why);
+    for (const name of ['local-dram', 'remote-dram', 'remote-dram-offcore'] as const) missing.set(name, why);
     return { encodings, missing };
   }
-  const add = (name: 'local-dram' | 'remote-dram', event: DramRow['remote'] | undefined) => {
+  const add = (name: DramEventName, event: RawEvent | undefined) => {
     if (event === undefined) {
       missing.set(name, `${row.generation} has no ${name} event`);
       return;
     }
-    const source = `${event.name} (event 0x${event.event.toString(16)}, umask 0x${event.umask.toString(16)})`;
-    encodings.set(name, { name, type: typeRaw, config: rawConfig(event.event, event.umask), source });
+    const source = `${event.name} (event 0x${event.event.toString(16)}, umask 0x${event.umask.toString(16)}${event.config1 === undefined ? '' : `, config1 0x${event.config1.toString(16)}`})`;
+    const config1 = event.config1 === undefined ? {} : { config1: event.config1 };
+    encodings.set(name, { name, type: typeRaw, config: rawConfig(event.event, event.umask), ...config1, source });
   };
   add('local-dram', row.local);
   add('remote-dram', row.remote);
+  add('remote-dram-offcore', row.offcoreRemote);
   return { encodings, missing, dramGeneration: row.generation };
 }

@@ -25,28 +25,36 @@ export function refreshShared(
   const nodesChanged = !before.nodes.equals(after.nodes);
   const moved: Allocation[] = [];
   const updates: CpusetUpdate[] = [];
-  const move = (allocation: Allocation, cpus: CpuSet, mems: CpuSet): void => {
-    moved.push({ ...allocation, cpus, mems });
+  const move = (allocation: Allocation, cpus: CpuSet, mems: CpuSet, unpinned?: string): void => {
+    moved.push(movedAllocation(allocation, cpus, mems, unpinned));
     updates.push({ id: allocation.id, cpus, mems });
   };
-  for (const allocation of allocations.values()) {
-    if (allocation.pool !== 'shared' || allocation.id === except) continue;
+  allocations.forEach((allocation) => {
+    if (allocation.pool !== 'shared' || allocation.id === except) return;
     const pinned = allocation.pinnedNode;
     if (pinned === undefined) {
       const mems = nodesChanged ? allocation.mems.difference(before.nodes).union(after.nodes) : allocation.mems;
       move(allocation, after.all, mems);
-      continue;
+      return;
     }
     const index = context.nodeIndexById.get(pinned)!;
-    if (!changed[index]) continue;
+    if (!changed[index]) return;
     if (!after.byNode[index]!.isEmpty()) {
       move(allocation, after.byNode[index]!, allocation.mems);
-      continue;
+      return;
     }
     // The node lost its last shared CPU: the container moves to the whole pool, for good.
-    const { pinnedNode: _, ...unpinned } = allocation;
-    const reasons = [...allocation.reasons, `rule 3: node ${pinned} has no shared CPU left: moved to the whole shared pool`];
-    move({ ...unpinned, reasons }, after.all, allocation.mems.union(after.nodes));
-  }
+    const why = `rule 3: node ${pinned} has no shared CPU left: moved to the whole shared pool`;
+    move(allocation, after.all, allocation.mems.union(after.nodes), why);
+  });
   return { moved, updates };
+}
+
+/** The allocation on new cpusets; `unpinned` (a reason) also takes it off its node. */
+function movedAllocation(allocation: Allocation, cpus: CpuSet, mems: CpuSet, unpinned?: string): Allocation {
+  const { id, request, pool, exclusive, reasons, pinnedNode } = allocation;
+  if (unpinned !== undefined) return { id, request, cpus, mems, pool, exclusive, reasons: [...reasons, unpinned] };
+  return pinnedNode === undefined
+    ? { id, request, cpus, mems, pool, exclusive, reasons }
+    : { id, request, cpus, mems, pool, exclusive, reasons, pinnedNode };
 }

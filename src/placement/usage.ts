@@ -2,6 +2,7 @@
 // back exactly what it held): exclusively owned CPUs, the shared pool per node, the CPU requests
 // pinned to each node's shared CPUs and the memory limits committed on each node.
 import { CpuSet } from '../topology/cpuset.js';
+import { AllocationMap } from './allocation-map.js';
 import type { PlacementContext } from './context.js';
 import type { Allocation, Allocations } from './types.js';
 
@@ -44,7 +45,8 @@ export function usageOf(context: PlacementContext, allocations: Allocations): Us
       pinnedMilli: new Float64Array(context.nodes.length),
       committedBytes: new Float64Array(context.nodes.length),
     };
-    for (const allocation of allocations.values()) count(context, usage, allocation, 1);
+    const fresh = usage;
+    allocations.forEach((allocation) => count(context, fresh, allocation, 1));
     cache.set(allocations, usage);
   }
   return usage;
@@ -59,23 +61,27 @@ export function changeAllocations(
   allocations: Allocations,
   changed: readonly Allocation[],
   removed: string | null = null,
-): Map<string, Allocation> {
+): Allocations {
   const before = usageOf(context, allocations);
   const usage = { owned: before.owned.slice(), pinnedMilli: before.pinnedMilli.slice(), committedBytes: before.committedBytes.slice() };
-  const next = new Map(allocations);
   if (removed !== null) {
     const gone = allocations.get(removed);
     if (gone !== undefined) count(context, usage, gone, -1);
-    next.delete(removed);
   }
   for (const allocation of changed) {
-    const previous = allocations.get(allocation.id);
+    const previous = removed === allocation.id ? undefined : allocations.get(allocation.id);
+    if (previous !== undefined && usesTheSame(previous, allocation)) continue;
     if (previous !== undefined) count(context, usage, previous, -1);
     count(context, usage, allocation, 1);
-    next.set(allocation.id, allocation);
   }
+  const next = AllocationMap.change(allocations, changed, removed);
   cacheOf(context).set(next, usage);
   return next;
+}
+
+/** True when two allocations of one container count the same (a shared container's new CPUs). */
+function usesTheSame(a: Allocation, b: Allocation): boolean {
+  return !a.exclusive && !b.exclusive && a.mems === b.mems && a.pinnedNode === b.pinnedNode && a.request === b.request;
 }
 
 /** Adds (sign 1) or takes away (sign -1) what one allocation uses. Integer sums stay exact. */

@@ -2,10 +2,18 @@
 // Updates of one decision go out together; one that fails (other than for a container that is
 // gone, which the next reconcile releases) is retried with the container's cpuset of that time.
 import type { Logger } from 'pino';
-import type { CpusetUpdate } from '../placement/types.js';
+import type { Allocations, CpusetUpdate } from '../placement/types.js';
 import { isPendingKey } from './changes.js';
 import type { RuntimePort } from './ports.js';
 import type { StateSnapshot } from './types.js';
+
+/** Each changed container once, with where it ends up in `allocations` (released ones dropped). */
+export function finalUpdates(updates: readonly CpusetUpdate[], allocations: Allocations): CpusetUpdate[] {
+  return [...new Set(updates.map((update) => update.id))].flatMap((id) => {
+    const allocation = allocations.get(id);
+    return allocation === undefined ? [] : [{ id, cpus: allocation.cpus, mems: allocation.mems }];
+  });
+}
 
 export class CpusetApplier {
   private readonly failed = new Set<string>();
@@ -15,9 +23,14 @@ export class CpusetApplier {
     private readonly log: Logger,
   ) {}
 
-  /** Applies the updates (pending creates have no container yet: their cpuset goes with the create); resolves to how many succeeded. */
+  /**
+   * Applies the updates, one per container (a later update of the same container wins: several
+   * decisions in one turn may move it twice, and parallel calls must not race). Pending creates
+   * have no container yet: their cpuset goes with the create. Resolves to how many succeeded.
+   */
   async apply(updates: readonly CpusetUpdate[]): Promise<number> {
-    const live = updates.filter((update) => !isPendingKey(update.id));
+    const latest = new Map(updates.map((update) => [update.id, update]));
+    const live = [...latest.values()].filter((update) => !isPendingKey(update.id));
     const results = await Promise.all(
       live.map(async (update) => {
         try {

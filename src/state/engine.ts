@@ -12,7 +12,8 @@ export function bindPlacementEngine(topology: Topology, policy: () => Policy): P
     place: (allocations, id, request) => placeContainer(topology, policy(), allocations, id, request),
     release: (allocations, id) => releaseContainer(topology, policy(), allocations, id),
     adopt: (allocations, id, request, cpus, mems) =>
-      adoptContainer(topology, policy(), allocations, id, request, cpus ?? sharedPool(topology, policy(), allocations), mems ?? nodesWithCpus),
+      // No cpuset reported: the container may run on every CPU, so that is what adoption weighs.
+      adoptContainer(topology, policy(), allocations, id, request, cpus ?? topology.online, mems ?? nodesWithCpus),
     sharedPool: (allocations) => sharedPool(topology, policy(), allocations),
     reserved: () => reservedCpus(topology, policy()),
   };

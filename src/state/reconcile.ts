@@ -11,7 +11,7 @@ import { withAdmission, withPod, withRelease, withoutPod } from './changes.js';
 import type { AllocationStore } from './store.js';
 import type { CpusetUpdate } from '../placement/types.js';
 import type { PodRecord, StateSnapshot } from './types.js';
-import type { CpusetApplier } from './apply-updates.js';
+import { finalUpdates, type CpusetApplier } from './apply-updates.js';
 
 export interface ReconcileRelease {
   readonly id: string;
@@ -153,7 +153,7 @@ export async function reconcileWithRuntime(deps: ReconcileDeps, options: Reconci
     }
     await store.commit(next);
     // Inside the turn: a later decision's update must never be overtaken by this one.
-    const applied = await deps.applier.apply([...updates, ...deps.applier.takeRetries(next)]);
+    const applied = await deps.applier.apply([...finalUpdates(updates, next.allocations), ...deps.applier.takeRetries(next)]);
     return { released: plan.release, adopted, podsAdded: plan.addPods.length, podsRemoved: plan.removePods.length, updates: applied };
   });
 }

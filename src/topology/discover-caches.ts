@@ -6,18 +6,24 @@ import type { CpuSet } from './cpuset.js';
 import { listNumbered, readCpuSet, readInt, readOptional } from './sysfs.js';
 import type { Cache } from './types.js';
 
+/** The keys of the L2 and L3 instances one CPU uses. */
+export interface CacheKeys {
+  l2?: string;
+  l3?: string;
+}
+
 export interface DiscoveredCaches {
   readonly caches: Cache[];
-  readonly cacheKeysOfCpu: ReadonlyMap<number, { l2?: string; l3?: string }>;
+  readonly cacheKeysOfCpu: ReadonlyMap<number, CacheKeys>;
 }
 
 export function discoverCaches(cpuDir: string, online: CpuSet): DiscoveredCaches {
   const byKey = new Map<string, Cache>();
   // Per level, the instance each CPU is already known to use: its siblings need no more reads.
   const knownAt = { 2: new Map<number, Cache>(), 3: new Map<number, Cache>() };
-  const cacheKeysOfCpu = new Map<number, { l2?: string; l3?: string }>();
+  const cacheKeysOfCpu = new Map<number, CacheKeys>();
   for (const cpu of online) {
-    const keys: { l2?: string; l3?: string } = {};
+    const keys: CacheKeys = {};
     const knownL2 = knownAt[2].get(cpu);
     const knownL3 = knownAt[3].get(cpu);
     if (knownL2 !== undefined && knownL3 !== undefined) {
@@ -32,16 +38,18 @@ export function discoverCaches(cpuDir: string, online: CpuSet): DiscoveredCaches
       const field = level === 2 ? 'l2' : 'l3';
       const type = readOptional(join(dir, 'type')) ?? 'Unified';
       if (keys[field] !== undefined || type === 'Instruction') continue;
-      const cache = knownAt[level].get(cpu) ?? readCache(dir, level, type, cpu, online, byKey);
-      if (cache === null) continue;
+      let cache = knownAt[level].get(cpu);
+      if (cache === undefined) {
+        const read = readCache(dir, level, type, cpu, online, byKey);
+        if (read === null) continue;
+        for (const member of read.cpus) knownAt[level].set(member, read);
+        cache = read;
+      }
       keys[field] = cache.key;
-      for (const member of cache.cpus) knownAt[level].set(member, cache);
     }
     cacheKeysOfCpu.set(cpu, keys);
   }
-  const caches = [...byKey.values()].sort(
-    (a, b) => a.level - b.level || (a.cpus.first() ?? 0) - (b.cpus.first() ?? 0),
-  );
+  const caches = [...byKey.values()].sort((a, b) => a.level - b.level || a.cpus.first()! - b.cpus.first()!);
   return { caches, cacheKeysOfCpu };
 }
 

@@ -2,6 +2,7 @@
 // Only what placement needs is required: the online CPUs and each one's package and core.
 // Everything else (dies, clusters, caches, NUMA nodes, distances, memory) is optional, as real
 // kernels and firmware leave any of it out.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CpuSet } from './cpuset.js';
 import { discoverCaches } from './discover-caches.js';
@@ -20,7 +21,7 @@ export async function discoverTopology(sysfsRoot = '/sys'): Promise<Topology> {
 export function discoverTopologySync(sysfsRoot = '/sys'): Topology {
   const cpuDir = join(sysfsRoot, 'devices', 'system', 'cpu');
   const cpuDirIds = listNumbered(cpuDir, 'cpu');
-  const online = discoverOnline(cpuDir, cpuDirIds);
+  const online = discoverOnline(sysfsRoot, cpuDirIds);
   const present = readCpuSet(cpuDir, 'present') ?? online.union(CpuSet.of(cpuDirIds));
   const possible = readCpuSet(cpuDir, 'possible') ?? present;
   const isolated = readCpuSet(cpuDir, 'isolated') ?? CpuSet.empty;
@@ -69,15 +70,19 @@ export function discoverTopologySync(sysfsRoot = '/sys'): Topology {
 }
 
 /** `cpu/online`, or where it was not captured, the cpuN directories not marked offline. */
-function discoverOnline(cpuDir: string, cpuDirIds: readonly number[]): CpuSet {
+function discoverOnline(sysfsRoot: string, cpuDirIds: readonly number[]): CpuSet {
+  const cpuDir = join(sysfsRoot, 'devices', 'system', 'cpu');
   const listed = readCpuSet(cpuDir, 'online');
   if (listed !== null && !listed.isEmpty()) return listed;
   const derived = cpuDirIds.filter((id) => readOptional(join(cpuDir, `cpu${id}`, 'online')) !== '0');
   if (derived.length === 0) {
     const path = join(cpuDir, 'online');
+    // A dump unpacked as NAME/sys/devices/... is often passed as NAME.
+    const nested = join(sysfsRoot, 'sys');
+    const hint = existsSync(join(nested, 'devices', 'system', 'cpu')) ? `; ${nested} looks like one` : '';
     throw new TopologyError(
       `${path} is ${listed === null ? 'missing' : 'empty'} and ${cpuDir} has no online cpuN directory; ` +
-        'pass the sysfs root (the directory holding devices/system/cpu, usually /sys)',
+        `pass the sysfs root (the directory holding devices/system/cpu, usually /sys)${hint}`,
       path,
     );
   }

@@ -210,9 +210,9 @@ export function formatTopologyText(topology: Topology): string {
   if (cpuless.length > 0) lines.push('nodes without online CPUs');
   for (const node of cpuless) {
     const nearest = nodesByDistanceFrom(topology, node.id).find((id) => !cpusOfNodes(topology, [id]).isEmpty());
-    const kind = node.memoryOnly ? 'memory only' : 'no memory';
+    const kind = node.memoryOnly ? 'memory only, ' : '';
     const near = nearest === undefined ? '' : `, nearest CPU node ${nearest}`;
-    lines.push(`  node ${node.id}: ${kind}, ${formatBytes(node.memoryBytes)}${near}, ${formatDistances(node)}`);
+    lines.push(`  node ${node.id}: ${kind}${formatBytes(node.memoryBytes)}${near}, ${formatDistances(node)}`);
   }
   lines.push(`isolated CPUs: ${json.isolatedCpus || 'none'}`);
   lines.push(`offline CPUs: ${json.offlineCpus || 'none'}`);

@@ -139,13 +139,17 @@ t.test('SIGKILL in the middle of a create storm, then restart', { skip: skip ?? 
     if (running !== undefined) return running.id;
     for (const exited of containers.filter((item) => item.state === 'CONTAINER_EXITED')) {
       await runtime.proxied.call('RuntimeService', 'RemoveContainer', { container_id: exited.id });
+      t.comment(`retry ${pod.name}: removed exited ${exited.id.slice(0, 12)}`);
     }
     const created = containers.find((item) => item.state === 'CONTAINER_CREATED');
     if (created !== undefined) {
       await startContainer(runtime.proxied, created.id);
+      t.comment(`retry ${pod.name}: started ${created.id.slice(0, 12)}, created before the kill`);
       return created.id;
     }
-    return runContainer(runtime.proxied, runningPod, container, busyboxImage);
+    const id = await runContainer(runtime.proxied, runningPod, container, busyboxImage);
+    t.comment(`retry ${pod.name}: created and started ${id.slice(0, 12)}${ready === undefined ? ' in a new pod' : ''}`);
+    return id;
   };
   const retry = async (entry: (typeof storm)[number]): Promise<string> => {
     for (let attempt = 1; ; attempt += 1) {
@@ -171,8 +175,12 @@ t.test('SIGKILL in the middle of a create storm, then restart', { skip: skip ?? 
     .filter((container) => container.guaranteed)
     .reduce((union, container) => union.union(container.cpus), CpuSet.empty);
   t.ok(exclusive.size < onlineCpus.size, `the shared pool kept CPUs (exclusive: ${exclusive.format() || 'none'})`);
+  const view = await runCli(['status', '--json', '--control-socket', daemon.controlSocket]);
+  const known = (JSON.parse(view.stdout || '{}') as { containers?: { id: string; cpus: string; phase: string }[] }).containers ?? [];
   for (const container of after.filter((item) => !item.guaranteed)) {
-    t.same(container.cpus.format(), onlineCpus.difference(exclusive).format(), `shared container ${container.id.slice(0, 12)} runs on the whole shared pool`);
+    const daemonView = known.find((item) => item.id === container.id);
+    const says = daemonView === undefined ? 'unknown to the daemon' : `the daemon says ${daemonView.cpus} (${daemonView.phase})`;
+    t.same(container.cpus.format(), onlineCpus.difference(exclusive).format(), `shared container ${container.id.slice(0, 12)} runs on the whole shared pool (${says})`);
   }
 });
 

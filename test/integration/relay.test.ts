@@ -300,6 +300,36 @@ t.test('intercepted calls', async (t) => {
   t.same(seen.slice(0, 3), ['app', 'refused', 'boom']);
 });
 
+t.test('afterResponse always hears how an intercepted call ended', async (t) => {
+  const results: unknown[] = [];
+  const interceptors = new Map([
+    defineInterceptor(runtimeMethods.CreateContainer, async (request, context) => {
+      if (request.podSandboxId === 'slow') {
+        await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
+      }
+      return { forward: request, afterResponse: (result) => void results.push(result) };
+    }),
+  ]);
+  const { client, backend } = await startRig(t, { interceptors });
+  const createPath = runtimeMethods.CreateContainer.path;
+  const slow = toBinary(CreateContainerRequestSchema, create(CreateContainerRequestSchema, { podSandboxId: 'slow' }));
+  const outcome = await callUnary(client, createPath, slow, {}, { deadline: Date.now() + 150 });
+  t.equal(outcome.error?.code, grpc.status.DEADLINE_EXCEEDED);
+  await waitFor(() => results.length === 1);
+  // The relay's own deadline timer and grpc-js's cancel at its deadline race: either ends the call.
+  const ended = results[0] as { ok: boolean; error?: { code: number } };
+  t.equal(ended.ok, false);
+  t.ok([GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.CANCELLED].some((code) => code === ended.error?.code), `deadline while deciding (code ${ended.error?.code})`);
+  t.equal(backend.calls.length, 0, 'nothing forwarded after the deadline');
+
+  await backend.close();
+  const fast = toBinary(CreateContainerRequestSchema, create(CreateContainerRequestSchema, { podSandboxId: 'fast' }));
+  const down = await callUnary(client, createPath, fast);
+  t.equal(down.error?.code, grpc.status.UNAVAILABLE);
+  t.match(down.error?.details, `runtime at ${backend.path} is not reachable`);
+  t.match(results[1], { ok: false, error: { code: GrpcStatus.UNAVAILABLE } }, 'runtime down');
+});
+
 t.test('the listening socket', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cri-relay-sock-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));

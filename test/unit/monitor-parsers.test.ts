@@ -117,6 +117,11 @@ t.test('perf events per CPU vendor and model', async (t) => {
   const skylake = planEventEncodings(parseCpuInfo('vendor_id : GenuineIntel\ncpu family : 6\nmodel : 85\nmodel name : Intel(R) Xeon(R) Gold 6132\n'));
   t.match(skylake.encodings.get('local-dram'), { config: 0x01d3n, source: /LOCAL_DRAM/u });
   t.match(skylake.encodings.get('remote-dram'), { config: 0x02d3n, source: /REMOTE_DRAM/u });
+  t.match(skylake.encodings.get('remote-dram-offcore'), { config: 0x01b7n, config1: 0x638000001n, source: /config1 0x638000001/u });
+  const sapphire = planEventEncodings(parseCpuInfo('vendor_id : GenuineIntel\ncpu family : 6\nmodel : 143\n'));
+  t.match(sapphire.encodings.get('remote-dram-offcore'), { config: 0x012an, config1: 0x730000001n });
+  t.match(planEventEncodings(parseCpuInfo('vendor_id : GenuineIntel\ncpu family : 6\nmodel : 106\n')).encodings.get('remote-dram-offcore'), { config: 0x01b7n, config1: 0x730000001n });
+  t.match(zen.missing.get('remote-dram-offcore'), /AMD Zen has no remote-dram-offcore event/u);
   const broadwell = planEventEncodings(parseCpuInfo('vendor_id : GenuineIntel\ncpu family : 6\nmodel : 79\n'));
   t.match(broadwell.encodings.get('remote-dram'), { config: 0x04d3n });
 

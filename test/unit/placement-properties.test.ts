@@ -7,7 +7,8 @@ import t from 'tap';
 import type { Policy } from '../../src/config/types.js';
 import { placementContext } from '../../src/placement/context.js';
 import { placeContainer, releaseContainer, reservedCpus, sharedPool } from '../../src/placement/engine.js';
-import type { Allocations, ContainerRequest, CpusetUpdate } from '../../src/placement/types.js';
+import { AllocationMap } from '../../src/placement/allocation-map.js';
+import type { Allocation, Allocations, ContainerRequest, CpusetUpdate, PlacementResult } from '../../src/placement/types.js';
 import { CpuSet } from '../../src/topology/cpuset.js';
 import { nodesOfCpus } from '../../src/topology/queries.js';
 import type { Topology } from '../../src/topology/types.js';
@@ -120,6 +121,11 @@ function checkUpdates(before: Allocations, after: Allocations, updates: readonly
   }
 }
 
+/** A result with its allocations as the list of entries they iterate as. */
+function comparable(result: PlacementResult): unknown {
+  return result.ok ? { ...result.decision, allocations: [...result.decision.allocations] } : result;
+}
+
 function runSteps(topology: Topology, policy: Policy, steps: readonly Step[]): void {
   const initialPool = sharedPool(topology, policy, new Map());
   let allocations: Allocations = new Map();
@@ -128,7 +134,7 @@ function runSteps(topology: Topology, policy: Policy, steps: readonly Step[]): v
       const id = `c${index}`;
       const result = placeContainer(topology, policy, allocations, id, step.request);
       const replay = placeContainer(topology, policy, new Map(allocations), id, step.request);
-      check(JSON.stringify(replay) === JSON.stringify(result), `placing ${id} twice gave two decisions`);
+      check(JSON.stringify(comparable(replay)) === JSON.stringify(comparable(result)), `placing ${id} twice gave two decisions`);
       if (!result.ok) {
         check(result.rejection.requested > result.rejection.available, `rejected ${id} though ${result.rejection.available} of ${result.rejection.requested} were free`);
         return;
@@ -167,4 +173,35 @@ t.test('random admissions and releases on the real SNC PMEM machine', { skip: no
   const topology = (await dumpTopology('intel-xeon-2s-snc2-28c-ht-pmem-isolated'))!;
   fc.assert(fc.property(policyArbitrary, stepsArbitrary, (policy, steps) => runSteps(topology, policy, steps)), { numRuns: 30 });
   t.pass('every invariant held');
+});
+
+t.test('AllocationMap reads and iterates like a Map given the same sets and deletes', async (t) => {
+  const operation = fc.record({ id: fc.integer({ min: 0, max: 30 }), remove: fc.boolean(), value: fc.nat(), twice: fc.boolean() });
+  fc.assert(
+    fc.property(fc.array(operation, { maxLength: 300 }), (operations) => {
+      const model = new Map<string, Allocation>();
+      let map: Allocations = AllocationMap.empty;
+      for (const { id, remove, value, twice } of operations) {
+        const key = `c${id}`;
+        const allocation = { id: key, reasons: [String(value)] } as unknown as Allocation;
+        const other = { id: `c${id + 1}`, reasons: ['other'] } as unknown as Allocation;
+        const changed = twice ? [allocation, other] : [allocation];
+        if (remove) model.delete(key);
+        for (const one of changed) model.set(one.id, one);
+        map = AllocationMap.change(map, changed, remove ? key : null);
+        check(map.size === model.size, 'size');
+        check(JSON.stringify([...map]) === JSON.stringify([...model]), 'entries in the same order');
+        check(map.get(key) === model.get(key) && map.has('c99') === false, 'get and has');
+      }
+      const keys: string[] = [];
+      map.forEach((_, key) => keys.push(key));
+      check(JSON.stringify(keys) === JSON.stringify([...model.keys()]) && [...map.values()].length === model.size, 'forEach, keys, values');
+      check(JSON.stringify([...map.keys()]) === JSON.stringify([...model.keys()]), 'keys');
+    }),
+    { numRuns: 100 },
+  );
+  const removedOnly = AllocationMap.change(new Map([['a', { id: 'a' } as unknown as Allocation]]), [], 'a');
+  t.equal(removedOnly.size, 0);
+  t.equal(removedOnly.get('a'), undefined);
+  t.pass('an AllocationMap behaves as a Map');
 });

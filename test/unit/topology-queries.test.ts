@@ -5,6 +5,7 @@ import t from 'tap';
 import { command } from '../../src/commands/topology.js';
 import { CpuSet } from '../../src/topology/cpuset.js';
 import { discoverTopologySync } from '../../src/topology/discover.js';
+import type { Topology } from '../../src/topology/types.js';
 import { formatBytes, formatTopologyJson, formatTopologyText, type TopologyJson } from '../../src/topology/format.js';
 import {
   allCores,
@@ -24,13 +25,26 @@ import {
   threadsPerCore,
   wholeCoresOf,
 } from '../../src/topology/queries.js';
+import type { TopologySpec } from '../fixtures/spec.js';
 import { armQuirks, epycEightNode, noNumaDesktop, pmemIsolated, qemuTwoNode, xeonGold6132 } from '../fixtures/specs.js';
 import { generateSysfsTree } from '../helpers/sysfs-fixtures.js';
 
+const topologies = new Map<string, Topology>();
+
+/** A named spec's topology, generated and discovered once per process (never modified). */
+function specTopology(spec: TopologySpec): Topology {
+  let topology = topologies.get(spec.name);
+  if (topology === undefined) {
+    topology = discoverTopologySync(generateSysfsTree(spec).root);
+    topologies.set(spec.name, topology);
+  }
+  return topology;
+}
+
 const goldRoot = generateSysfsTree(xeonGold6132).root;
 const gold = discoverTopologySync(goldRoot);
-const pmem = discoverTopologySync(generateSysfsTree(pmemIsolated).root);
-const plain = discoverTopologySync(generateSysfsTree(noNumaDesktop).root);
+const pmem = specTopology(pmemIsolated);
+const plain = specTopology(noNumaDesktop);
 const list = CpuSet.parse;
 
 t.test('nodes, CPUs and distances', async (t) => {
@@ -61,7 +75,7 @@ t.test('cores, caches, packages and dies', async (t) => {
   t.same(coresOf(gold, list('0-1,28,99')).map(String), ['0,28', '1']);
   t.same(wholeCoresOf(gold, list('0-1,28')).map(String), ['0,28']);
   t.equal(threadsPerCore(gold), 2);
-  t.equal(threadsPerCore(discoverTopologySync(generateSysfsTree(qemuTwoNode).root)), 1);
+  t.equal(threadsPerCore(specTopology(qemuTwoNode)), 1);
   t.equal(cacheOfCpu(gold, 0, 3)?.cpus.format(), '0-13,28-41');
   t.equal(cacheOfCpu(gold, 0, 3)?.sizeBytes, 19712 * 1024);
   t.equal(cpusSharingCache(gold, 41, 2).format(), '13,41');
@@ -70,7 +84,7 @@ t.test('cores, caches, packages and dies', async (t) => {
   t.equal(cachesAtLevel(gold, 2).length, 28);
   t.equal(cpusOfPackage(gold, 1).format(), '14-27,42-55');
   t.equal(cpusOfPackage(gold, 5).format(), '');
-  const epyc = discoverTopologySync(generateSysfsTree(epycEightNode).root);
+  const epyc = specTopology(epycEightNode);
   t.same(dies(epyc).map((die) => `${die.packageId}/${die.dieId}:${die.cpus}`).slice(0, 2), ['0/0:0-11', '0/1:12-23']);
   t.equal(dies(epyc).length, 8);
   t.equal(cachesAtLevel(epyc, 3).length, 16, 'one L3 per 3-core CCX');
@@ -122,7 +136,7 @@ t.test('JSON form', async (t) => {
     l2: 'L2:0',
     l3: 'L3:0',
   });
-  const arm = formatTopologyJson(discoverTopologySync(generateSysfsTree(armQuirks).root));
+  const arm = formatTopologyJson(specTopology(armQuirks));
   t.match(arm, { offlineCpus: '5', absentCpus: '16-31', threadsPerCore: 1 });
   t.equal(arm.cpuDetails.find((cpu) => cpu.id === 4)?.l2, 'L2:1');
   const bare = formatTopologyJson({ ...plain, absent: undefined, caches: [], cpus: new Map([...plain.cpus].map(([id, cpu]) => [id, { ...cpu, l2: undefined, l3: undefined }])) });
@@ -137,19 +151,19 @@ t.test('text form', async (t) => {
   t.match(text, /\nsocket 0\n {2}node 0: 96 GiB, CPUs 0-13,28-41, distances 0:10 1:21\n {4}L3 19\.3 MiB\n {6}cores: {2}0,28 {2}1,29 {2}2,30/u);
   t.match(text, /\nsocket 1\n {2}node 1: 96 GiB, CPUs 14-27,42-55/u);
   t.match(text, /\nisolated CPUs: none\noffline CPUs: none\n$/u);
-  t.ok(text.split('\n').every((line) => line.length <= 100), 'lines wrap at 100 columns');
+  t.ok(text.split('\n').every((line) => line.length <= 100), 'core lists wrap at 100 columns');
 
   const pmemText = formatTopologyText(pmem);
   t.match(pmemText, /L3 32 MiB, shared with node 1\n/u);
   t.match(pmemText, /\nnodes without online CPUs\n {2}node 4: memory only, 124 GiB, nearest CPU node 0, distances 0:17 /u);
   t.match(pmemText, /\nisolated CPUs: 2-3,18-19\n/u);
 
-  const armText = formatTopologyText(discoverTopologySync(generateSysfsTree(armQuirks).root));
+  const armText = formatTopologyText(specTopology(armQuirks));
   t.match(armText, /^2 sockets, 2 dies, 15 cores, 15 online CPUs \(no SMT\), 2 NUMA nodes\nsocket 36\n/u);
   t.match(armText, /L2 1 MiB, cores: {2}0 {2}1 {2}2 {2}3\n/u);
   t.match(armText, /offline CPUs: 5\npossible but absent CPUs: 16-31\n$/u);
 
-  const epycText = formatTopologyText(discoverTopologySync(generateSysfsTree(epycEightNode).root));
+  const epycText = formatTopologyText(specTopology(epycEightNode));
   t.match(epycText, /\nsocket 0\n {2}die 0\n {4}node 0: 16 GiB, CPUs 0-11, distances 0:10 1:16 .* 4:32 .*\n {6}L3 8 MiB, CPUs 0-5\n/u);
 
   const plainText = formatTopologyText(plain);
@@ -161,7 +175,7 @@ t.test('text form', async (t) => {
 
   const { root } = generateSysfsTree(pmemIsolated);
   writeFileSync(join(root, 'devices/system/node/node7/meminfo'), 'Node 7 MemTotal: 0 kB\n');
-  t.match(formatTopologyText(discoverTopologySync(root)), /node 7: no memory, 0 B, nearest CPU node 3/u);
+  t.match(formatTopologyText(discoverTopologySync(root)), /node 7: 0 B, nearest CPU node 3/u);
 });
 
 t.test('formatBytes', async (t) => {

@@ -8,9 +8,18 @@ import { discoverTopology, discoverTopologySync, TopologyError } from '../../src
 import { parseDistances, parseMemTotalBytes } from '../../src/topology/discover-nodes.js';
 import { parseSizeBytes } from '../../src/topology/discover-caches.js';
 import type { Topology } from '../../src/topology/types.js';
-import { formatMask, layoutOf, type Layout } from '../fixtures/generate-sysfs.js';
-import { topologySpec } from '../fixtures/spec.js';
-import { armQuirks, namedSpecs, noNumaDesktop, pmemIsolated, qemuTwoNode, twoSocket448, xeonGold6132 } from '../fixtures/specs.js';
+import { formatMask, generateSysfs, layoutOf, type Layout } from '../fixtures/generate-sysfs.js';
+import { topologySpec, type TopologySpec } from '../fixtures/spec.js';
+import {
+  armQuirks,
+  namedSpecs,
+  noNumaDesktop,
+  pmemIsolated,
+  qemuTwoNode,
+  sncFourNode,
+  twoSocket448,
+  xeonGold6132,
+} from '../fixtures/specs.js';
 import { generateSysfsTree } from '../helpers/sysfs-fixtures.js';
 
 const cpuDir = (root: string) => join(root, 'devices', 'system', 'cpu');
@@ -68,6 +77,19 @@ function checkAgainstLayout(t: Test, topology: Topology, layout: Layout, isolate
   t.same(keyless.map((cpu) => cpu.id), [], 'every CPU knows its L2 and L3');
 }
 
+/** Read-only topologies of the named specs, generated and discovered once per process. */
+const discovered = new Map<string, { topology: Topology; layout: Layout }>();
+
+function discoverSpec(spec: TopologySpec): { topology: Topology; layout: Layout } {
+  let entry = discovered.get(spec.name);
+  if (entry === undefined) {
+    const { root, layout } = generateSysfsTree(spec);
+    entry = { topology: discoverTopologySync(root), layout };
+    discovered.set(spec.name, entry);
+  }
+  return entry;
+}
+
 t.test('every named spec: generate, discover, compare', async (t) => {
   for (const spec of namedSpecs) {
     t.test(spec.name, async (t) => {
@@ -75,13 +97,14 @@ t.test('every named spec: generate, discover, compare', async (t) => {
       const started = performance.now();
       const topology = await discoverTopology(root);
       if (spec === twoSocket448) t.comment(`discovery of 448 CPUs: ${(performance.now() - started).toFixed(1)} ms`);
+      discovered.set(spec.name, { topology, layout });
       checkAgainstLayout(t, topology, layout, spec.isolated, !spec.quirks?.noDieId);
     });
   }
 });
 
 t.test('named specs hold the facts their comments promise', async (t) => {
-  const gold = discoverTopologySync(generateSysfsTree(xeonGold6132).root);
+  const gold = discoverSpec(xeonGold6132).topology;
   t.equal(gold.online.size, 56);
   t.equal(gold.nodes[0]?.cpus.format(), '0-13,28-41');
   t.equal(gold.nodes[1]?.cpus.format(), '14-27,42-55');
@@ -89,23 +112,23 @@ t.test('named specs hold the facts their comments promise', async (t) => {
   t.same(gold.packages, [0, 1]);
   t.equal(gold.nodes[0]?.distances?.get(1), 21);
 
-  const big = discoverTopologySync(generateSysfsTree(twoSocket448).root);
+  const big = discoverSpec(twoSocket448).topology;
   t.equal(big.online.size, 448);
   t.equal(big.nodes.length, 4);
   t.equal(new Set([...big.cpus.values()].map((cpu) => cpu.threadSiblings.format())).size, 224, 'cores');
 
-  const qemu = discoverTopologySync(generateSysfsTree(qemuTwoNode).root);
+  const qemu = discoverSpec(qemuTwoNode).topology;
   t.same(qemu.nodes.map((node) => node.cpus.format()), ['0-1', '2-3']);
   t.equal(qemu.nodes[0]?.distances?.get(1), 21);
   t.same([...qemu.cpus.values()].map((cpu) => cpu.threadSiblings.size), [1, 1, 1, 1]);
 
-  const pmem = discoverTopologySync(generateSysfsTree(pmemIsolated).root);
+  const pmem = discoverSpec(pmemIsolated).topology;
   t.same(pmem.nodes.filter((node) => node.memoryOnly).map((node) => node.id), [4, 5, 6, 7]);
   t.equal(pmem.isolated.format(), '2-3,18-19');
   t.equal(pmem.nodes[0]?.distances?.get(4), 17);
   t.equal(pmem.nodes[0]?.distances?.get(5), 28);
 
-  const arm = discoverTopologySync(generateSysfsTree(armQuirks).root);
+  const arm = discoverSpec(armQuirks).topology;
   t.same(arm.packages, [36, 8442]);
   t.equal(arm.cpus.get(0)?.dieId, -1);
   t.equal(arm.offline.format(), '5');
@@ -113,7 +136,7 @@ t.test('named specs hold the facts their comments promise', async (t) => {
   t.equal(arm.caches.find((cache) => cache.level === 2)?.cpus.format(), '0-3', 'L2 shared by a 4-core cluster');
   t.equal(arm.caches.find((cache) => cache.level === 2 && cache.cpus.has(4))?.cpus.format(), '4,6-7', 'offline CPU left out');
 
-  const desktop = discoverTopologySync(generateSysfsTree(noNumaDesktop).root);
+  const desktop = discoverSpec(noNumaDesktop).topology;
   t.same(desktop.nodes, [{ id: 0, cpus: desktop.online, memoryBytes: null, distances: null, memoryOnly: false }]);
 });
 
@@ -212,6 +235,10 @@ t.test('errors name the file and say what to do', async (t) => {
   rmSync(join(cpuDir(empty), 'cpu0'), { recursive: true });
   rejects(empty, /online is empty/u, join(cpuDir(empty), 'online'));
   await t.rejects(discoverTopology(join(empty, 'nowhere')), { code: 'ERR_TOPOLOGY' });
+  const dumpDir = generateSysfsTree(qemuTwoNode).root;
+  rmSync(join(dumpDir, 'devices'), { recursive: true });
+  generateSysfs(qemuTwoNode, join(dumpDir, 'sys'));
+  rejects(dumpDir, /usually \/sys\); .*\/sys looks like one$/u, join(cpuDir(dumpDir), 'online'));
   const tooLong = join(empty, 'x'.repeat(300));
   rejects(tooLong, /cannot list .*cpu: ENAMETOOLONG/u, cpuDir(tooLong));
 
@@ -234,6 +261,8 @@ t.test('errors name the file and say what to do', async (t) => {
 });
 
 t.test('layouts number CPUs as Linux does', async (t) => {
+  t.same(layoutOf(sncFourNode).nodes.map((node) => (node.memoryBytes ?? 0) / 1024 ** 3), [46, 48, 48, 48]);
+  t.throws(() => layoutOf({ ...sncFourNode, memoryBytesPerNode: [1] }), /no entry for node 1/u);
   const layout = layoutOf(topologySpec({ name: 'seq', sockets: 1, coresPerNode: 2, threadsPerCore: 2, numbering: 'sequential' }));
   t.same(layout.cpus.map((cpu) => cpu.core), [0, 0, 1, 1]);
   const intel = layoutOf(topologySpec({ name: 'intel', sockets: 1, coresPerNode: 2, threadsPerCore: 2 }));

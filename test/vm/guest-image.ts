@@ -71,7 +71,12 @@ function unpackKernel(kernelDir: string, packageName: string): void {
     const modules = ['lib', 'usr/lib'].map((dir) => join(work, 'root', dir, 'modules')).find((dir) => existsSync(dir));
     if (modules === undefined) throw new Error(`${deb} holds no /lib/modules`);
     renameSync(modules, join(staging, 'modules'));
-    renameSync(staging, kernelDir);
+    try {
+      renameSync(staging, kernelDir);
+    } catch (error) {
+      // Another run unpacked the same kernel first: theirs is as good.
+      if (!existsSync(join(kernelDir, 'vmlinux'))) throw error;
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -115,13 +120,14 @@ function buildInitramfs(modulesDir: string, initScript: string, target: string):
   const modules = orderModules(wantedModules, (name) => readModuleDepends(pathOf(name)));
   const staging = mkdtempSync(`${target}.staging-`);
   try {
-    for (const dir of ['bin', 'lib/modules', 'proc', 'sys', 'dev', 'newroot']) mkdirSync(join(staging, dir), { recursive: true });
-    copyFileSync('/bin/busybox', join(staging, 'bin', 'busybox'));
-    for (const name of modules) copyFileSync(pathOf(name), join(staging, 'lib', 'modules', `${name}.ko`));
-    writeFileSync(join(staging, 'lib', 'modules', 'load-order'), `${modules.join('\n')}\n`);
-    writeFileSync(join(staging, 'init'), initScript, { mode: 0o755 });
-    execFileSync('sh', ['-c', `find . -print0 | cpio --null -o -H newc --quiet > '${target}.tmp'`], { cwd: staging });
-    renameSync(`${target}.tmp`, target);
+    const root = join(staging, 'root');
+    for (const dir of ['bin', 'lib/modules', 'proc', 'sys', 'dev', 'newroot']) mkdirSync(join(root, dir), { recursive: true });
+    copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+    for (const name of modules) copyFileSync(pathOf(name), join(root, 'lib', 'modules', `${name}.ko`));
+    writeFileSync(join(root, 'lib', 'modules', 'load-order'), `${modules.join('\n')}\n`);
+    writeFileSync(join(root, 'init'), initScript, { mode: 0o755 });
+    execFileSync('sh', ['-c', `find . -print0 | cpio --null -o -H newc --quiet > ../initramfs.cpio`], { cwd: join(staging, 'root') });
+    renameSync(join(staging, 'initramfs.cpio'), target);
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

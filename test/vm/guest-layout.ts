@@ -3,7 +3,13 @@
 // (written to the results folder as layout.json), so the two can never disagree.
 
 /** Guest checks the host can ask for; each is one top-level test of the guest suite. */
-export type GuestCheck = 'topology' | 'cgroup-migration' | 'addon-migration' | 'ebpf-migrations' | 'bench-migration';
+export type GuestCheck =
+  | 'topology'
+  | 'cgroup-migration'
+  | 'addon-migration'
+  | 'addon-migration-thp'
+  | 'ebpf-migrations'
+  | 'bench-migration';
 
 export interface GuestNode {
   readonly cpus: readonly number[];
@@ -33,7 +39,7 @@ export const twoNodeLayout: GuestLayout = {
     [10, 21],
     [21, 10],
   ],
-  checks: ['topology', 'cgroup-migration', 'addon-migration', 'ebpf-migrations', 'bench-migration'],
+  checks: ['topology', 'cgroup-migration', 'addon-migration', 'addon-migration-thp', 'ebpf-migrations', 'bench-migration'],
 };
 
 /** Four nodes with near (16) and far (32) pairs: discovery of uneven distances, a far move. */

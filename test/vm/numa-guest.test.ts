@@ -3,7 +3,7 @@
 // native addon, streams the guest's console to stderr, and mirrors each guest test here. A
 // two-node guest runs every check and the migration benchmark; a four-node guest checks
 // discovery of uneven distances and a move to a far node.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { repoRoot } from '../helpers/paths.js';
@@ -25,6 +25,25 @@ export VM_RESULTS_DIR=/results HOME=/tmp PATH=/usr/local/sbin:/usr/local/bin:/us
 { timeout -s KILL ${guestTimeoutMs / 1000 - 30} node --enable-source-maps --test-reporter=tap out/test/vm/guest/numa-migration.guest.js; echo $? > /results/exit-code; } 2>&1 | tee /results/guest.tap
 `;
 
+/** Each run's guest results stay until a later run finds the run that wrote them gone. */
+const resultsRoot = join(defaultCacheDir, 'results');
+
+function removeStaleResults(): void {
+  if (!existsSync(resultsRoot)) return;
+  for (const entry of readdirSync(resultsRoot)) {
+    const pid = Number(/-(\d+)$/u.exec(entry)?.[1]);
+    if (!isRunning(pid)) rmSync(join(resultsRoot, entry), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    return Number.isInteger(pid) && process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+}
+
 function readIfExists(path: string): string | null {
   return existsSync(path) ? readFileSync(path, 'utf8') : null;
 }
@@ -36,14 +55,14 @@ if (!existsSync(join(repoRoot, 'out', 'test', 'vm', 'guest', 'numa-migration.gue
   t.test('multi-NUMA guest', { skip: prepared.skip }, () => {});
 } else {
   const { image } = prepared;
+  removeStaleResults();
   t.comment(`guest kernel ${image.kernelPackage}, cache ${defaultCacheDir}`);
   for (const layout of [twoNodeLayout, fourNodeLayout]) {
     t.test(`${layout.name} guest`, (t) => runGuest(t, layout));
   }
 
   async function runGuest(t: Test, layout: GuestLayout): Promise<void> {
-    const resultsDir = join(defaultCacheDir, 'results', layout.name);
-    rmSync(resultsDir, { recursive: true, force: true });
+    const resultsDir = join(resultsRoot, `${layout.name}-${process.pid}`);
     mkdirSync(resultsDir, { recursive: true });
     writeFileSync(join(resultsDir, 'layout.json'), JSON.stringify(layout));
     writeFileSync(join(resultsDir, 'run.sh'), guestRunScript);
@@ -81,5 +100,7 @@ if (!existsSync(join(repoRoot, 'out', 'test', 'vm', 'guest', 'numa-migration.gue
     t.equal(exitCode.trim(), '0', 'the guest suite exited 0');
     const measurements = readIfExists(join(resultsDir, 'measurements.json'));
     if (measurements !== null) t.comment(`${layout.name} measurements (${resultsDir}/measurements.json):\n${measurements}`);
+    const bench = readIfExists(join(resultsDir, 'bench-migration.json'));
+    if (bench !== null) t.comment(`${layout.name} bench:native --migration in the guest (${resultsDir}/bench-migration.json):\n${bench}`);
   }
 }

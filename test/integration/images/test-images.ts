@@ -17,7 +17,8 @@ export const pauseImage = 'localhost/cri-rebalancer/pause:test';
 
 const busyboxPath = '/bin/busybox';
 const pauseSource = 'test/integration/images/pause.c';
-const compiler = 'gcc';
+/** C compilers that can build the static pause binary, in order of preference. */
+const compilers = ['gcc', 'clang'];
 
 /** True when the ELF file has no program interpreter (it needs no libc in the image). */
 function isStaticElf(bytes: Buffer): boolean {
@@ -37,10 +38,18 @@ export async function findImagePrerequisites(repoRoot: string): Promise<string |
     return `${busyboxPath} is missing or not static: install the Debian package busybox-static`;
   }
   if (!existsSync(join(repoRoot, pauseSource))) return `${pauseSource} is missing from the checkout`;
-  try {
-    await run(compiler, ['--version']);
-  } catch {
-    return `${compiler} is missing: install the Debian packages gcc and libc6-dev`;
+  if ((await findCompiler()) === null) return 'no C compiler: install the Debian packages gcc (or clang) and libc6-dev';
+  return null;
+}
+
+/** The first compiler on PATH with its version text, or null. */
+async function findCompiler(): Promise<{ name: string; version: string } | null> {
+  for (const name of compilers) {
+    try {
+      return { name, version: (await run(name, ['--version'])).stdout };
+    } catch {
+      // Not installed: try the next.
+    }
   }
   return null;
 }
@@ -48,13 +57,14 @@ export async function findImagePrerequisites(repoRoot: string): Promise<string |
 /** The static pause binary, compiled once per source and compiler version into the cache. */
 async function buildPause(repoRoot: string, cacheDir: string): Promise<Buffer> {
   const source = await readFile(join(repoRoot, pauseSource));
-  const { stdout: version } = await run(compiler, ['--version']);
-  const key = createHash('sha256').update(source).update(version).digest('hex').slice(0, 16);
+  const compiler = await findCompiler();
+  if (compiler === null) throw new Error('no C compiler: install the Debian packages gcc (or clang) and libc6-dev');
+  const key = createHash('sha256').update(source).update(compiler.version).digest('hex').slice(0, 16);
   const binary = join(cacheDir, `pause-${key}`);
   if (!existsSync(binary)) {
     await mkdir(cacheDir, { recursive: true });
     const temporary = `${binary}.${process.pid}.tmp`;
-    await run(compiler, ['-static', '-Os', '-s', '-o', temporary, join(repoRoot, pauseSource)]);
+    await run(compiler.name, ['-static', '-Os', '-s', '-o', temporary, join(repoRoot, pauseSource)]);
     await rename(temporary, binary);
   }
   return readFile(binary);

@@ -4,17 +4,17 @@
 // the TAP it prints, layout.json (what the guest should look like) and measurements.json.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { addonStatus, loadAddon } from '../../../src/monitor/addon.js';
 import { parseNumaMaps, sumNumaMapsByNode } from '../../../src/monitor/numa-maps.js';
 import { cgroupIdOf, loadNumaPrograms } from '../../../src/monitor/numa-programs.js';
 import { anonBytesByNode, readContainerNumaStat } from '../../../src/monitor/numa-stat.js';
-import { movePages } from '../../../src/monitor/page-migration.js';
+import { movePages, type MigrationResult } from '../../../src/monitor/page-migration.js';
 import { discoverTopology } from '../../../src/topology/discover.js';
 import type { GuestCheck, GuestLayout } from '../guest-layout.js';
 import { createCgroup, createLineReader, enableCpusetAndMemory, removeCgroup, spawnInCgroup, writeCgroupFile } from './cgroup-v2.js';
@@ -223,57 +223,88 @@ function judgeCalls(calls: readonly CallRecord[]) {
   };
 }
 
+interface AddonMove {
+  readonly result: MigrationResult;
+  readonly calls: readonly CallRecord[];
+  readonly maxEventLoopDelayMs: number;
+}
+
+/**
+ * Moves a touched process from the source to the target node the safe way: widen mems (moves
+ * nothing), move the CPUs, paced movePages through the addon, narrow mems; checks every byte
+ * arrived (numa_maps, memory.numa_stat) with its contents, and that no page failed.
+ */
+async function moveThroughAddon(cgroupName: string, thpMode: string): Promise<AddonMove> {
+  const bootMode = setTransparentHugePages(thpMode);
+  const touched = await startTouchedProcess(cgroupName).finally(() => setTransparentHugePages(bootMode));
+  try {
+    writeCgroupFile(touched.cgroup, 'cpuset.mems', `${sourceNode},${targetNode}`);
+    const widened = readProcessAnonBytes(touched.pid);
+    assert.ok((widened.get(sourceNode) ?? 0) >= allocationMiB * mebibyte, `widening mems moved nothing: ${formatBytesPerNode(widened)}`);
+    writeCgroupFile(touched.cgroup, 'cpuset.cpus', nodeCpus(targetNode));
+    const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+    eventLoopDelay.enable();
+    const recorder = recordMoveCalls();
+    const result = await movePages({ pid: touched.pid, targetNode, budgetMs: callBudgetMs }).finally(recorder.restore);
+    eventLoopDelay.disable();
+    assert.equal(result.error, undefined, 'the migration ran to the end');
+    assert.deepEqual(result.pagesFailedByErrno, {}, 'no page failed for good');
+    await assertMovedToTarget(touched.pid, touched.cgroup);
+    await touched.verify();
+    writeCgroupFile(touched.cgroup, 'cpuset.mems', `${targetNode}`);
+    return { result, calls: recorder.calls, maxEventLoopDelayMs: Math.round(eventLoopDelay.max / 1e6) };
+  } finally {
+    await removeCgroup(touched.cgroup, touched.child);
+  }
+}
+
+function summariseMove(move: AddonMove, thpMode: string): Record<string, unknown> {
+  const { result, calls } = move;
+  const callMs = calls.map((call) => call.elapsedMs);
+  const verdict = judgeCalls(calls);
+  return {
+    mebibytes: allocationMiB,
+    transparentHugePages: thpMode,
+    budgetMs: callBudgetMs,
+    pagesMoved: result.pagesMoved,
+    pagesAlreadyThere: result.pagesAlreadyThere,
+    pagesRetried: result.pagesRetried,
+    calls: result.calls,
+    maxCallMs: Number(result.maxCallMs.toFixed(1)),
+    medianCallMs: Number(verdict.medianCallMs.toFixed(1)),
+    p99CallMs: Number(percentile(callMs, 0.99).toFixed(1)),
+    callsOverBudget: callMs.filter((ms) => ms > callBudgetMs).length,
+    maxBatchPages: Math.max(0, ...calls.map((call) => call.pages)),
+    medianPagesPerMs: Number(verdict.pagesPerMs.toFixed(1)),
+    maxBatchWorkMs: Number(verdict.maxBatchWorkMs.toFixed(1)),
+    elapsedMs: Math.round(result.elapsedMs),
+    mebibytesPerSecond: Math.round(allocationMiB / (result.elapsedMs / 1000)),
+    maxEventLoopDelayMs: move.maxEventLoopDelayMs,
+  };
+}
+
 guestTest(
   'addon-migration',
   async () => {
-    // 4 KiB pages: one 2 MiB huge page is an indivisible move of 15–25 ms under TCG, as long as
-    // the whole budget, so with THP the budget would measure the emulator, not the batching.
-    const thpMode = setTransparentHugePages('never');
-    const touched = await startTouchedProcess('vm-addon-migration').finally(() => setTransparentHugePages(thpMode));
-    try {
-      // The safe sequence: widen mems (moves nothing), move the CPUs, paced move_pages, narrow mems.
-      writeCgroupFile(touched.cgroup, 'cpuset.mems', `${sourceNode},${targetNode}`);
-      const widened = readProcessAnonBytes(touched.pid);
-      assert.ok((widened.get(sourceNode) ?? 0) >= allocationMiB * mebibyte, `widening mems moved nothing: ${formatBytesPerNode(widened)}`);
-      writeCgroupFile(touched.cgroup, 'cpuset.cpus', nodeCpus(targetNode));
-      const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
-      eventLoopDelay.enable();
-      const recorder = recordMoveCalls();
-      const result = await movePages({ pid: touched.pid, targetNode, budgetMs: callBudgetMs }).finally(recorder.restore);
-      eventLoopDelay.disable();
-      const callMs = recorder.calls.map((call) => call.elapsedMs);
-      const verdict = judgeCalls(recorder.calls);
-      writeFileSync(join(resultsDir, 'move-calls.json'), JSON.stringify(recorder.calls));
-      recordMeasurement('addonMovePages', {
-        mebibytes: allocationMiB,
-        budgetMs: callBudgetMs,
-        pagesMoved: result.pagesMoved,
-        pagesAlreadyThere: result.pagesAlreadyThere,
-        pagesRetried: result.pagesRetried,
-        pagesFailedByErrno: result.pagesFailedByErrno,
-        calls: result.calls,
-        maxCallMs: Number(result.maxCallMs.toFixed(1)),
-        medianCallMs: Number(verdict.medianCallMs.toFixed(1)),
-        p99CallMs: Number(percentile(callMs, 0.99).toFixed(1)),
-        callsOverBudget: callMs.filter((ms) => ms > callBudgetMs).length,
-        maxBatchPages: Math.max(...recorder.calls.map((call) => call.pages)),
-        medianPagesPerMs: Number(verdict.pagesPerMs.toFixed(1)),
-        maxBatchWorkMs: Number(verdict.maxBatchWorkMs.toFixed(1)),
-        elapsedMs: Math.round(result.elapsedMs),
-        mebibytesPerSecond: Math.round(allocationMiB / (result.elapsedMs / 1000)),
-        maxEventLoopDelayMs: Math.round(eventLoopDelay.max / 1e6),
-        p99EventLoopDelayMs: Math.round(eventLoopDelay.percentile(99) / 1e6),
-      });
-      assert.equal(result.error, undefined, 'the migration ran to the end');
-      assert.deepEqual(result.pagesFailedByErrno, {}, 'no page failed for good');
-      await assertMovedToTarget(touched.pid, touched.cgroup);
-      await touched.verify();
-      writeCgroupFile(touched.cgroup, 'cpuset.mems', `${targetNode}`);
-      assert.ok(verdict.maxBatchWorkMs <= callBudgetMs * 1.5, `no batch sized past the budget: the largest holds ${verdict.maxBatchWorkMs.toFixed(1)} ms of work at ${verdict.pagesPerMs.toFixed(1)} pages/ms`);
-      assert.ok(verdict.medianCallMs <= callBudgetMs, `the median call within ${callBudgetMs} ms (${verdict.medianCallMs.toFixed(1)} ms; longest ${result.maxCallMs.toFixed(1)} ms)`);
-    } finally {
-      await removeCgroup(touched.cgroup, touched.child);
-    }
+    // 4 KiB pages: one 2 MiB huge page is an indivisible move of 15–90 ms under TCG, as long as
+    // the whole budget or longer, so with THP the budget would measure the emulator, not the batching.
+    const move = await moveThroughAddon('vm-addon-migration', 'never');
+    writeFileSync(join(resultsDir, 'move-calls.json'), JSON.stringify(move.calls));
+    recordMeasurement('addonMovePages', summariseMove(move, 'never'));
+    const verdict = judgeCalls(move.calls);
+    assert.ok(verdict.maxBatchWorkMs <= callBudgetMs * 1.5, `no batch sized past the budget: the largest holds ${verdict.maxBatchWorkMs.toFixed(1)} ms of work at ${verdict.pagesPerMs.toFixed(1)} pages/ms`);
+    assert.ok(verdict.medianCallMs <= callBudgetMs, `the median call within ${callBudgetMs} ms (${verdict.medianCallMs.toFixed(1)} ms; longest ${move.result.maxCallMs.toFixed(1)} ms)`);
+  },
+  addonSkip,
+);
+
+guestTest(
+  'addon-migration-thp',
+  async () => {
+    // Real hosts back large anonymous memory with huge pages: every byte must still arrive. The
+    // call times are reported only (see addon-migration for why they cannot be judged here).
+    const move = await moveThroughAddon('vm-addon-migration-thp', 'always');
+    recordMeasurement('addonMovePagesHugePages', summariseMove(move, 'always'));
   },
   addonSkip,
 );

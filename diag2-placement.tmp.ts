@@ -1,0 +1,41 @@
+import { defaultPolicy } from './src/config/defaults.js';
+import { placeContainer, releaseContainer } from './src/placement/engine.js';
+import { placementContext } from './src/placement/context.js';
+import { refreshShared } from './src/placement/refresh-shared.js';
+import { changeAllocations, sharedPoolOf, usageOf } from './src/placement/usage.js';
+import type { Allocations, ContainerRequest } from './src/placement/types.js';
+import { discoverTopologySync } from './src/topology/discover.js';
+import { twoSocket448 } from './test/fixtures/specs.js';
+import { generateSysfsTree } from './test/helpers/sysfs-fixtures.js';
+const topo = discoverTopologySync(generateSysfsTree(twoSocket448).root);
+let a: Allocations = new Map();
+const req = (i: number): ContainerRequest => {
+  const r = i % 10;
+  const base = { pod: 'p' + i, namespace: 'default', container: 'c', annotations: {} };
+  if (r < 1) return { ...base, qos: 'Guaranteed', cpuRequestMilli: (1 + (i % 4)) * 1000, cpuLimitMilli: (1 + (i % 4)) * 1000, memoryLimitBytes: 2 ** 30 };
+  if (r < 7) return { ...base, qos: 'Burstable', cpuRequestMilli: 200, cpuLimitMilli: i % 3 === 0 ? null : 2000, memoryLimitBytes: null };
+  return { ...base, qos: 'BestEffort', cpuRequestMilli: 0, cpuLimitMilli: null, memoryLimitBytes: null };
+};
+for (let i = 0; i < 1000; i++) { const r = placeContainer(topo, defaultPolicy, a, 'c' + i, req(i)); if (r.ok) a = r.decision.allocations; }
+const g: ContainerRequest = { pod: 'x', namespace: 'default', container: 'c', annotations: {}, qos: 'Guaranteed', cpuRequestMilli: 2000, cpuLimitMilli: 2000, memoryLimitBytes: 2 ** 30 };
+const time = (name: string, f: () => unknown) => { for (let i = 0; i < 50; i++) f(); let best = Infinity; for (let b = 0; b < 40; b++) { const s = process.hrtime.bigint(); for (let i = 0; i < 10; i++) f(); best = Math.min(best, Number(process.hrtime.bigint() - s) / 10); } console.log(name.padEnd(20), (best / 1000).toFixed(1), 'µs (min of 40 batches)'); };
+const ctx = placementContext(topo, defaultPolicy);
+const r = placeContainer(topo, defaultPolicy, a, 'x', g);
+if (!r.ok) throw 1;
+console.log('updates', r.decision.updates.length, 'size', a.size);
+time('place exclusive', () => placeContainer(topo, defaultPolicy, a, 'x', g));
+time('place shared', () => placeContainer(topo, defaultPolicy, a, 'x', req(3)));
+const u = usageOf(ctx, a);
+const before = sharedPoolOf(ctx, u.owned);
+const owned2 = u.owned.slice(); for (const c of r.decision.allocation.cpus) owned2[c] = 1;
+const after = sharedPoolOf(ctx, owned2);
+time('sharedPoolOf', () => sharedPoolOf(ctx, owned2));
+time('refreshShared', () => refreshShared(ctx, a, before, after, 'x'));
+const { moved } = refreshShared(ctx, a, before, after, 'x');
+time('changeAllocations', () => changeAllocations(ctx, a, [r.decision.allocation, ...moved]));
+time('forEach', () => { let n = 0; a.forEach(() => n++); });
+time('new Map copy', () => new Map(a));
+const ex = { ...r.decision.allocation, id: 'x' };
+time('release exclusive', () => releaseContainer(topo, defaultPolicy, r.decision.allocations, 'x'));
+time('release shared', () => releaseContainer(topo, defaultPolicy, a, 'c3'));
+if (process.env.LOOP) { const s = Date.now(); while (Date.now() - s < 8000) placeContainer(topo, defaultPolicy, a, 'x', g); }
