@@ -73,6 +73,8 @@ interface Quality {
   readonly cpusOnOneNode: number;
   readonly cpusAndMemoryOnOneNode: number;
   readonly wholeCores: number;
+  /** The same among requests of an even CPU count (odd ones cannot be whole cores on SMT2). */
+  readonly wholeCoresWhenEven: number;
 }
 
 class QualityTally {
@@ -80,6 +82,8 @@ class QualityTally {
   private cpusOnOneNode = 0;
   private bothOnOneNode = 0;
   private wholeCores = 0;
+  private even = 0;
+  private wholeEven = 0;
 
   constructor(private readonly topology: Topology) {}
 
@@ -88,16 +92,22 @@ class QualityTally {
     this.guaranteed++;
     if (nodes.size === 1) this.cpusOnOneNode++;
     if (nodes.size === 1 && mems.equals(nodes)) this.bothOnOneNode++;
-    if (wholeCoresOf(this.topology, cpus).reduce((sum, core) => sum + core.size, 0) === cpus.size) this.wholeCores++;
+    const whole = wholeCoresOf(this.topology, cpus).reduce((sum, core) => sum + core.size, 0) === cpus.size;
+    if (whole) this.wholeCores++;
+    if (cpus.size % 2 === 0) {
+      this.even++;
+      if (whole) this.wholeEven++;
+    }
   }
 
   result(): Quality {
-    const share = (count: number) => (this.guaranteed === 0 ? 0 : +(count / this.guaranteed).toFixed(3));
+    const share = (count: number, of = this.guaranteed) => (of === 0 ? 0 : +(count / of).toFixed(3));
     return {
       guaranteed: this.guaranteed,
       cpusOnOneNode: share(this.cpusOnOneNode),
       cpusAndMemoryOnOneNode: share(this.bothOnOneNode),
       wholeCores: share(this.wholeCores),
+      wholeCoresWhenEven: share(this.wholeEven, this.even),
     };
   }
 }
@@ -227,7 +237,8 @@ for (const [name, result] of Object.entries(results)) {
   const { engine, firstFitBaseline } = r.quality;
   console.log(
     `  Guaranteed on one node (CPUs and memory): engine ${engine.cpusAndMemoryOnOneNode}, first-fit ${firstFitBaseline.cpusAndMemoryOnOneNode}; ` +
-      `whole cores: engine ${engine.wholeCores}, first-fit ${firstFitBaseline.wholeCores}`,
+      `whole cores: engine ${engine.wholeCores} (${engine.wholeCoresWhenEven} of even sizes), ` +
+      `first-fit ${firstFitBaseline.wholeCores} (${firstFitBaseline.wholeCoresWhenEven})`,
   );
 }
 console.log(JSON.stringify(summary));

@@ -5,9 +5,9 @@
 //                                    harness) and the daemon in front of it; JSON on the last line
 //   benchContainerd(context)         the same measurement over any two sockets whose containerd
 //                                    has the harness's images (bench/proxy.ts --containerd)
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { findKubepodsDirs, removePodCgroups } from '../test/integration/harness/cgroups.js';
+import { removeCgroupTree } from '../test/integration/harness/cgroups.js';
 import { findContainerdPrerequisites } from '../test/integration/harness/prerequisites.js';
 import { startProxiedRuntime } from '../test/integration/harness/proxied-runtime.js';
 import { busyboxImage } from '../test/integration/images/test-images.js';
@@ -55,16 +55,15 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
   const rounds = context.rounds ?? 20;
   const warmupRounds = context.warmupRounds ?? 2;
   const repoRoot = process.cwd();
-  const uidPrefix = randomBytes(4).toString('hex');
-  const kubepodsBefore = findKubepodsDirs();
+  // The benchmark's pods under a cgroup root of their own (kubelet's --cgroup-root), removed after.
+  const cgroupRoot = `/cri-rebalancer-bench-${randomBytes(4).toString('hex')}`;
   const sides = {
     direct: { client: new CriTestClient(context.directSocket, repoRoot), times: [] as number[], pod: null as RunningPod | null },
     proxied: { client: new CriTestClient(context.proxiedSocket, repoRoot), times: [] as number[], pod: null as RunningPod | null },
   };
   try {
     for (const [name, side] of Object.entries(sides)) {
-      const uid = `${uidPrefix}-${randomBytes(2).toString('hex')}-4000-8000-${randomBytes(6).toString('hex')}`;
-      side.pod = await runPod(side.client, { name: `bench-${name}`, namespace: 'default', uid, qos: 'Burstable' });
+      side.pod = await runPod(side.client, { name: `bench-${name}`, namespace: 'default', uid: randomUUID(), qos: 'Burstable', cgroupRoot });
     }
     for (let index = 0; index < warmupRounds + rounds; index += 1) {
       // Alternate which side goes first, so drift on a shared machine falls on both alike.
@@ -84,7 +83,7 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
       if (side.pod !== null) await removePod(side.client, side.pod.id).catch(() => undefined);
       side.client.close();
     }
-    await removePodCgroups(uidPrefix, kubepodsBefore);
+    await removeCgroupTree(cgroupRoot);
   }
   const direct = percentile(sides.direct.times, 0.5);
   const proxied = percentile(sides.proxied.times, 0.5);

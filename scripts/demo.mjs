@@ -56,7 +56,7 @@ try {
   const started = [];
   for (const { container, ...pod } of pods) {
     const began = performance.now();
-    const running = await runPod(runtime.proxied, { ...pod, uid: runtime.sandbox.newPodUid() });
+    const running = await runPod(runtime.proxied, runtime.sandbox.newPod(pod));
     const id = await runContainer(runtime.proxied, running, container, busyboxImage);
     const limit = container.cpuLimitMilli === undefined ? 'no limit' : `limit ${container.cpuLimitMilli}m`;
     const cpu = container.cpuRequestMilli === undefined ? 'no CPU request or limit' : `CPU request ${container.cpuRequestMilli}m, ${limit}`;

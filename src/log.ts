@@ -5,6 +5,7 @@ import type { LogLevel } from './config/types.js';
 
 export type { Logger } from 'pino';
 
-export function createLogger(level: LogLevel, destination: DestinationStream = pino.destination({ fd: 1, sync: true })): Logger {
-  return pino({ name: 'cri-rebalancer', level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  // Synchronous stdout: the "ready" line is out before anyone waits for it, and nothing is lost at exit.
+  return pino({ name: 'cri-rebalancer', level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, destination ?? pino.destination({ fd: 1, sync: true }));
 }

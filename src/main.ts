@@ -13,7 +13,8 @@ import { discoverRuntimeEndpoint } from './cri/endpoint.js';
 import { createLifecycle } from './cri/lifecycle.js';
 import { startRelay, type Relay } from './cri/relay.js';
 import { RuntimeClient } from './cri/runtime-client.js';
-import { createRuntimePort } from './cri/runtime-port.js';
+import { createRuntimePort, RuntimeCallError } from './cri/runtime-port.js';
+import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from './log.js';
 import { CpusetApplier } from './state/apply-updates.js';
 import { openCheckpointFile } from './state/checkpoint-file.js';
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   readonly runtimeRetryMs?: number;
   /** Aborted to stop the daemon (also while start-up waits for the runtime). */
   readonly signal?: AbortSignal;
+  /** Where the JSON log lines go (default: stdout). */
+  readonly logDestination?: DestinationStream;
 }
 
 export function withOverrides(policy: Policy, overrides: PolicyOverrides): Policy {
@@ -73,12 +76,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Start-up reconcile: waits for the runtime (kubelet cannot reach us meanwhile: our socket is not up yet). */
+/**
+ * Start-up reconcile: waits for the runtime (kubelet cannot reach us meanwhile: our socket is not
+ * up yet). Resolves to null when stopped while waiting; rejects on anything but the runtime
+ * failing to answer (a checkpoint that cannot be written, say).
+ */
 async function reconcileAtStart(deps: ReconcileDeps, log: Logger, retryMs: number, signal: AbortSignal): Promise<ReconcileSummary | null> {
   for (let attempt = 1; !signal.aborted; attempt++) {
     try {
       return await reconcileWithRuntime(deps, { atStart: true, nowMs: Date.now() });
     } catch (error) {
+      if (!(error instanceof RuntimeCallError)) throw error;
       if (attempt === 1 || attempt % 15 === 0) {
         log.warn({ attempt, err: (error as Error).message }, 'the runtime does not answer; waiting for it before serving kubelet');
       }
@@ -104,7 +112,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
     policy = loaded.policy;
   }
   policy = withOverrides(policy, options.overrides);
-  const log = createLogger(policy.logLevel);
+  const log = createLogger(policy.logLevel, options.logDestination);
   let topology;
   try {
     topology = await discoverTopology(options.sysfsRoot);
@@ -142,7 +150,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
     client.close();
   };
 
-  const started = await reconcileAtStart(reconcileDeps, log, options.runtimeRetryMs ?? defaultRuntimeRetryMs, stopping.signal);
+  let started: ReconcileSummary | null;
+  try {
+    started = await reconcileAtStart(reconcileDeps, log, options.runtimeRetryMs ?? defaultRuntimeRetryMs, stopping.signal);
+  } catch (error) {
+    client.close();
+    return startFailure(`reconciling with the runtime failed: ${(error as Error).message}`, log);
+  }
   if (started === null) {
     client.close();
     return 0;

@@ -20,7 +20,6 @@
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import type { GrpcError, GrpcStatusCode } from './grpc-status.js';
 import type { UnaryMethod } from './methods.js';
-import { createRelayServer } from './relay-server.js';
 
 export { runtimeMethods } from './methods.js';
 export { GrpcStatus } from './grpc-status.js';
@@ -136,6 +135,9 @@ export class RelayListenError extends Error {
  * process is replaced; a socket something still accepts on, or a path that is not a socket,
  * rejects with a RelayListenError that says what to do.
  */
-export function startRelay(options: RelayOptions): Promise<Relay> {
+export async function startRelay(options: RelayOptions): Promise<Relay> {
+  // Loaded on first use: modules that only build interceptors (and their unit tests) import this
+  // file for its types and helpers without pulling in the HTTP/2 server.
+  const { createRelayServer } = await import('./relay-server.js');
   return createRelayServer(options);
 }

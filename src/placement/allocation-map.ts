@@ -36,7 +36,8 @@ export class AllocationMap implements ReadonlyMap<string, Allocation> {
     let size = allocations.size;
     const fold = (): void => {
       const folded = new Map<string, Allocation>();
-      forEachOf(base, added, removed, (allocation, id) => folded.set(id, allocation));
+      for (const [id, allocation] of base) if (!removed.has(id)) folded.set(id, added.get(id) ?? allocation);
+      for (const [id, allocation] of added) if (!base.has(id)) folded.set(id, allocation);
       base = folded;
       added = new Map();
       removed = new Set();

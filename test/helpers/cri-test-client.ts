@@ -126,6 +126,8 @@ export interface PodSpec {
   readonly namespace: string;
   readonly uid: string;
   readonly qos: QosClass;
+  /** kubelet's --cgroup-root: the parent of `kubepods` (default: the root, `/kubepods/...`). */
+  readonly cgroupRoot?: string;
   readonly annotations?: Readonly<Record<string, string>>;
   readonly labels?: Readonly<Record<string, string>>;
 }
@@ -142,9 +144,10 @@ export interface ContainerSpec {
 }
 
 /** kubelet's cgroupfs-driver parent for a pod: the QoS class is in the path. */
-export function formatKubeletCgroupParent(qos: QosClass, uid: string): string {
-  if (qos === 'Guaranteed') return `/kubepods/pod${uid}`;
-  return `/kubepods/${qos.toLowerCase()}/pod${uid}`;
+export function formatKubeletCgroupParent(qos: QosClass, uid: string, cgroupRoot = ''): string {
+  const kubepods = `${cgroupRoot.replace(/\/$/u, '')}/kubepods`;
+  if (qos === 'Guaranteed') return `${kubepods}/pod${uid}`;
+  return `${kubepods}/${qos.toLowerCase()}/pod${uid}`;
 }
 
 const cpuPeriodMicros = 100_000;
@@ -180,7 +183,7 @@ export function formatPodSandboxConfig(pod: PodSpec): CriMessage {
     },
     annotations: { 'kubernetes.io/config.source': 'api', ...pod.annotations },
     linux: {
-      cgroup_parent: formatKubeletCgroupParent(pod.qos, pod.uid),
+      cgroup_parent: formatKubeletCgroupParent(pod.qos, pod.uid, pod.cgroupRoot),
       security_context: { namespace_options: hostNetworkNamespaces },
     },
   };
@@ -263,7 +266,7 @@ export async function removePod(client: CriTestClient, podId: string): Promise<v
 
 export interface ContainerRuntimeInfo {
   readonly pid: number;
-  /** The cgroup path from the OCI spec, e.g. `/kubepods/pod<uid>/<id>`. */
+  /** The cgroup path from the OCI spec, e.g. `/kubepods/burstable/pod<uid>/<id>`. */
   readonly cgroupPath: string;
   readonly resources: CriMessage;
 }

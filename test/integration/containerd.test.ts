@@ -45,13 +45,13 @@ t.test('a containerd sandbox runs kubelet-style pods over CRI and leaves nothing
   };
 
   const pod = await timed('RunPodSandbox', () =>
-    runPod(client, { name: 'smoke', namespace: 'default', uid: sandbox.newPodUid(), qos: 'Burstable' }),
+    runPod(client, sandbox.newPod({ name: 'smoke', namespace: 'default', qos: 'Burstable' })),
   );
   const containerId = await timed('CreateContainer+StartContainer', () =>
     runContainer(client, pod, { name: 'work', cpuRequestMilli: 100, cpusetCpus: '0' }, busyboxImage),
   );
   const info = await readContainerRuntimeInfo(client, containerId);
-  t.equal(info.cgroupPath, `/kubepods/burstable/pod${pod.spec.uid}/${containerId}`, 'kubelet-style cgroup path');
+  t.equal(info.cgroupPath, `${sandbox.cgroupRoot}/kubepods/burstable/pod${pod.spec.uid}/${containerId}`, 'kubelet-style cgroup path');
   t.equal(readCgroupCpuset(info.cgroupPath).cpus, '0', 'cpuset_cpus lands in the cgroup cpuset.cpus');
   t.equal(readProcessAffinity(info.pid).cpus, '0', 'and in /proc/PID/status Cpus_allowed_list');
   t.equal(info.resources['cpu_shares'], 102, 'cpu_shares as kubelet encodes 100m');
@@ -91,7 +91,7 @@ t.test('a sandbox is removed even while its pods run, and survives a restart of 
   const client = new CriTestClient(sandbox.socket, repoRoot);
   t.teardown(() => client.close());
 
-  const pod = await runPod(client, { name: 'left-running', namespace: 'default', uid: sandbox.newPodUid(), qos: 'BestEffort' });
+  const pod = await runPod(client, sandbox.newPod({ name: 'left-running', namespace: 'default', qos: 'BestEffort' }));
   const containerId = await runContainer(client, pod, { name: 'work' }, busyboxImage);
   const { pid } = await readContainerRuntimeInfo(client, containerId);
 

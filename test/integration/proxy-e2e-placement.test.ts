@@ -47,12 +47,7 @@ t.test('placement through the proxy, seen in the real cgroups', { skip: skip ?? 
   const runtime = await startProxiedRuntime({ repoRoot });
   t.teardown(() => runtime.destroy());
   const client = runtime.proxied;
-  const pod = (name: string, qos: PodSpec['qos']): PodSpec => ({
-    name,
-    namespace: 'default',
-    uid: runtime.sandbox.newPodUid(),
-    qos,
-  });
+  const pod = (name: string, qos: PodSpec['qos']): PodSpec => runtime.sandbox.newPod({ name, namespace: 'default', qos });
   const start = async (spec: PodSpec, container: ContainerSpec): Promise<{ pod: RunningPod; id: string }> => {
     const running = await runPod(client, spec);
     return { pod: running, id: await runContainer(client, running, container, busyboxImage) };

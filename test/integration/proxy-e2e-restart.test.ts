@@ -13,6 +13,7 @@ import {
   formatPodSandboxConfig,
   isCriError,
   readContainerRuntimeInfo,
+  removeContainer,
   runContainer,
   runPod,
   startContainer,
@@ -45,7 +46,7 @@ async function readRunningContainers(runtime: ProxiedRuntime): Promise<RunningCo
       const info = await readContainerRuntimeInfo(runtime.direct, id);
       return {
         id,
-        guaranteed: /^\/kubepods\/pod[^/]+\//u.test(info.cgroupPath),
+        guaranteed: /\/kubepods\/pod[^/]+\/[^/]+$/u.test(info.cgroupPath),
         cpus: CpuSet.parse(readCgroupCpuset(info.cgroupPath).cpus),
       };
     }),
@@ -81,7 +82,7 @@ t.test('SIGKILL in the middle of a create storm, then restart', { skip: skip ?? 
   const storm = Array.from({ length: 8 }, (_, index): { pod: PodSpec; container: ContainerSpec } => {
     const qos: PodSpec['qos'] = index % 4 === 0 ? 'Guaranteed' : index % 2 === 0 ? 'BestEffort' : 'Burstable';
     return {
-      pod: { name: `storm-${index}`, namespace: 'default', uid: runtime.sandbox.newPodUid(), qos },
+      pod: runtime.sandbox.newPod({ name: `storm-${index}`, namespace: 'default', qos }),
       container: qos === 'Guaranteed' ? guaranteed : qos === 'BestEffort' ? { name: 'app' } : shared,
     };
   });
@@ -124,8 +125,8 @@ t.test('SIGKILL in the middle of a create storm, then restart', { skip: skip ?? 
   );
 
   // kubelet retries what failed, in the pod containerd already has or in a new one. Starts in
-  // flight at the kill leave containers that end up exited: kubelet removes those and creates
-  // the container again.
+  // flight at the kill leave containers that end up exited (sometimes with their task still
+  // running): kubelet stops and removes those, and creates the container again.
   const retryOnce = async ({ pod, container }: (typeof storm)[number]): Promise<string> => {
     const { items } = await runtime.direct.call<{ items: { id: string; state: string }[] }>('RuntimeService', 'ListPodSandbox', {
       filter: { label_selector: { 'io.kubernetes.pod.uid': pod.uid } },
@@ -138,7 +139,7 @@ t.test('SIGKILL in the middle of a create storm, then restart', { skip: skip ?? 
     const running = containers.find((item) => item.state === 'CONTAINER_RUNNING');
     if (running !== undefined) return running.id;
     for (const exited of containers.filter((item) => item.state === 'CONTAINER_EXITED')) {
-      await runtime.proxied.call('RuntimeService', 'RemoveContainer', { container_id: exited.id });
+      await removeContainer(runtime.proxied, exited.id);
       t.comment(`retry ${pod.name}: removed exited ${exited.id.slice(0, 12)}`);
     }
     const created = containers.find((item) => item.state === 'CONTAINER_CREATED');
@@ -203,7 +204,7 @@ t.test('a containerd restart is survived', { skip: skip ?? false }, async (t) =>
     100,
   );
   t.equal(runtime.daemon.pid, daemonPid, 'the same daemon serves again once containerd is back');
-  const pod = await runPod(runtime.proxied, { name: 'after-restart', namespace: 'default', uid: runtime.sandbox.newPodUid(), qos: 'Burstable' });
+  const pod = await runPod(runtime.proxied, runtime.sandbox.newPod({ name: 'after-restart', namespace: 'default', qos: 'Burstable' }));
   const id = await runContainer(runtime.proxied, pod, { name: 'app', cpuRequestMilli: 100 }, busyboxImage);
   t.ok(id, 'pods and containers are created through it as before');
   t.same(findDoubleAllocations(await readRunningContainers(runtime)), [], 'and placement is still consistent');

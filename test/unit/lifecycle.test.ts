@@ -1,7 +1,13 @@
 import { create, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import t from 'tap';
 import {
+  ContainerState,
+  ContainerStatusResponseSchema,
   CreateContainerRequestSchema,
+  ListContainersResponseSchema,
+  ListPodSandboxResponseSchema,
+  PodSandboxState,
+  PodSandboxStatusResponseSchema,
   RemoveContainerRequestSchema,
   RemovePodSandboxRequestSchema,
   RunPodSandboxRequestSchema,
@@ -14,7 +20,10 @@ import { createLifecycle } from '../../src/cri/lifecycle.js';
 import { containerRequestOf } from '../../src/cri/pods.js';
 import { GrpcStatus, runtimeMethods, type CallResult, type GrpcError, type InterceptDecision, type Interceptors } from '../../src/cri/relay.js';
 import type { UnaryMethod } from '../../src/cri/methods.js';
+import type { RuntimeClient } from '../../src/cri/runtime-client.js';
+import { createRuntimePort, parseCgroupParentOfPath } from '../../src/cri/runtime-port.js';
 import { parseCheckpoint } from '../../src/state/codec.js';
+import { CpuSet } from '../../src/topology/cpuset.js';
 import { daemonParts, type DaemonParts } from '../helpers/daemon-fakes.js';
 
 const GiB = 1024n ** 3n;
@@ -310,4 +319,71 @@ t.test('the request of a create comes from its sandbox config, else from the rec
   const pod = { id: 'sb', namespace: 'ns', name: 'p', uid: 'u', annotations: { x: 'y' }, qos: 'Burstable' as const, cgroupParent: '/kubepods/burstable/podu' };
   t.match(containerRequestOf(bare, pod), { pod: 'p', namespace: 'ns', qos: 'Burstable', annotations: { x: 'y' } });
   t.match(containerRequestOf(bare, undefined), { pod: '', namespace: '' });
+});
+
+t.test('the runtime port: lists, verbose status and updates through the runtime client', async (t) => {
+  const notFound = { ok: false, error: { reason: 'not-found', code: GrpcStatus.NOT_FOUND, message: 'gone' } } as const;
+  const down = { ok: false, error: { reason: 'unavailable', code: GrpcStatus.UNAVAILABLE, message: 'runtime down' } } as const;
+  const spec = { runtimeSpec: { linux: { cgroupsPath: 'kubepods-burstable-podu1.slice:cri-containerd:c2', resources: { cpu: { shares: 512, cpus: '1-2', mems: '0' }, memory: { limit: 1024 } } } } };
+  const statuses: Record<string, unknown> = {
+    c1: {
+      ok: true,
+      value: create(ContainerStatusResponseSchema, {
+        status: { resources: { linux: { cpuShares: 1024n, cpuQuota: 100000n, cpuPeriod: 100000n, memoryLimitInBytes: GiB, cpusetCpus: '3', cpusetMems: '1' } } },
+        info: { info: JSON.stringify({ pid: 7, runtimeSpec: { linux: { cgroupsPath: '/kubepods/podu1/c1' } } }) },
+      }),
+    },
+    c2: { ok: true, value: create(ContainerStatusResponseSchema, { status: {}, info: { info: JSON.stringify(spec) } }) },
+    c3: { ok: true, value: create(ContainerStatusResponseSchema, { info: { info: 'not json' } }) },
+    gone: notFound,
+    broken: down,
+  };
+  const updates: unknown[] = [];
+  let failLists = false;
+  const client = {
+    listPodSandbox: async () =>
+      failLists ? down : { ok: true, value: create(ListPodSandboxResponseSchema, { items: [{ id: 'sb', metadata: { name: 'p', namespace: 'n', uid: 'u' }, annotations: { a: 'b' }, state: PodSandboxState.SANDBOX_NOTREADY }] }) },
+    listContainers: async () => ({
+      ok: true,
+      value: create(ListContainersResponseSchema, {
+        containers: [
+          { id: 'c1', podSandboxId: 'sb', metadata: { name: 'app' }, state: ContainerState.CONTAINER_RUNNING },
+          { id: 'c2', podSandboxId: 'sb', state: ContainerState.CONTAINER_EXITED },
+        ],
+      }),
+    }),
+    containerStatus: async (id: string) => statuses[id],
+    podSandboxStatus: async (id: string) =>
+      id === 'sb' ? { ok: true, value: create(PodSandboxStatusResponseSchema, { status: { id } }) } : id === 'bad/id' ? { ok: false, error: { reason: 'invalid-id', code: 3, message: 'x' } } : id === 'down' ? down : notFound,
+    updateContainerResources: async (id: string, linux: unknown) => {
+      updates.push({ id, linux });
+      return id === 'gone' ? notFound : { ok: true, value: {} };
+    },
+  };
+  const port = createRuntimePort(client as unknown as RuntimeClient);
+  const [sandbox] = await port.listSandboxes();
+  t.same(sandbox, { id: 'sb', namespace: 'n', name: 'p', uid: 'u', annotations: { a: 'b' }, ready: false });
+  const containers = await port.listContainers();
+  t.same(containers, [
+    { id: 'c1', sandboxId: 'sb', name: 'app', state: 'running' },
+    { id: 'c2', sandboxId: 'sb', name: '', state: 'exited' },
+  ]);
+  const c1 = await port.inspectContainer(containers[0]!, sandbox);
+  t.match(c1, { request: { pod: 'p', namespace: 'n', container: 'app', qos: 'Guaranteed', cpuRequestMilli: 1000, cpuLimitMilli: 1000 }, cgroupParent: '/kubepods/podu1' });
+  t.equal(c1?.cpus?.format(), '3');
+  const c2 = await port.inspectContainer(containers[1]!, undefined);
+  t.match(c2, { request: { pod: '', qos: 'Burstable', cpuRequestMilli: 500, memoryLimitBytes: 1024 }, cgroupParent: 'kubepods-burstable-podu1.slice' }, 'from the OCI spec when the status has no resources');
+  t.equal(c2?.cpus?.format(), '1-2');
+  t.match(await port.inspectContainer({ id: 'c3', sandboxId: 'sb', name: 'x', state: 'running' }, sandbox), { cpus: null, mems: null, cgroupParent: null });
+  t.equal(await port.inspectContainer({ id: 'gone', sandboxId: 'sb', name: 'x', state: 'running' }, sandbox), null);
+  await t.rejects(port.inspectContainer({ id: 'broken', sandboxId: 'sb', name: 'x', state: 'running' }, sandbox), { name: 'RuntimeCallError', code: GrpcStatus.UNAVAILABLE });
+  t.same(await Promise.all(['sb', 'nope', 'bad/id'].map((id) => port.sandboxExists(id))), [true, false, false]);
+  await t.rejects(port.sandboxExists('down'), /runtime down/);
+  await port.updateCpuset('c1', CpuSet.of([2, 3]), CpuSet.of([1]));
+  t.same(updates, [{ id: 'c1', linux: { cpusetCpus: '2-3', cpusetMems: '1' } }]);
+  await t.rejects(port.updateCpuset('gone', CpuSet.of([1]), CpuSet.of([0])), { code: GrpcStatus.NOT_FOUND });
+  failLists = true;
+  await t.rejects(port.listSandboxes(), /runtime down/);
+  t.equal(parseCgroupParentOfPath(''), null);
+  t.equal(parseCgroupParentOfPath('c1'), null);
 });

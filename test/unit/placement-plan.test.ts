@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { runPlan } from '../../src/commands/plan.js';
+import { command, runPlan } from '../../src/commands/plan.js';
 import { parsePodsFile } from '../../src/k8s/pods.js';
 import { formatPlan, planPods, type Plan } from '../../src/placement/plan.js';
 import { xeonGold6132 } from '../fixtures/specs.js';
@@ -89,6 +89,7 @@ t.test('the command: JSON, table, exit codes', async (t) => {
   t.match(malformed.stderr, /malformed pods file:\n.*bad\.yaml:4:\d+: 0\.containers\.0\.resources\.limits\.cpu: "x" is not a Kubernetes quantity/);
 
   t.equal((await run(['--sysfs', root])).code, 2, '--pods is required');
+  t.equal(await command.run(['--pods']), 2, 'the command itself writes to stderr: an option without its value');
   t.match((await run(['--bogus'])).stderr, /Unknown option/);
   t.match((await run(['--pods', join(dir, 'missing.yaml')])).stderr, /cannot read the pods file/);
   const badPolicy = await run(['--sysfs', root, '--pods', pods, '--policy', write('p.yaml', 'reserved:\n  cout: 2\n')]);

@@ -1,5 +1,6 @@
 import t from 'tap';
 import type { Allocation, ContainerRequest } from '../../src/placement/types.js';
+import { finalUpdates } from '../../src/state/apply-updates.js';
 import { pendingKey, withAdmission } from '../../src/state/changes.js';
 import { parseCheckpoint } from '../../src/state/codec.js';
 import type { RuntimeContainerSummary } from '../../src/state/ports.js';
@@ -117,4 +118,35 @@ t.test('a restart from the checkpoint reconciles to the same allocations, none d
   t.equal(after.store.snapshot.allocations.get('created-before-crash')?.cpus.format(), '3');
   t.equal(after.store.snapshot.allocations.get('a')?.cpus.format(), '2');
   t.equal(validateSnapshot(after.store.snapshot, twoNodeTopology, 'f'), null);
+});
+
+t.test('cpuset updates go out once per container, with where it ends up', async (t) => {
+  const parts = daemonParts({}, held(held(emptySnapshot, 'a', '2'), 'b', '3'));
+  const allocations = parts.store.snapshot.allocations;
+  const updates = [
+    { id: 'a', cpus: CpuSet.of([0]), mems: CpuSet.of([0]) },
+    { id: 'gone', cpus: CpuSet.of([0]), mems: CpuSet.of([0]) },
+    { id: 'a', cpus: CpuSet.of([1]), mems: CpuSet.of([0]) },
+  ];
+  t.same(
+    finalUpdates(updates, allocations).map((update) => [update.id, update.cpus.format()]),
+    [['a', '2']],
+    'the allocation decides; released containers are dropped',
+  );
+  t.equal(await parts.applier.apply([...updates, { id: pendingKey('p'), cpus: CpuSet.of([1]), mems: CpuSet.of([0]) }]), 2);
+  t.same(parts.runtime.updates, [
+    { id: 'a', cpus: '1', mems: '0' },
+    { id: 'gone', cpus: '0', mems: '0' },
+  ], 'the later update of a container wins; pending creates are skipped');
+});
+
+t.test('adopting a container that reports no cpuset weighs every CPU', async (t) => {
+  const parts = daemonParts();
+  const adopted = parts.engine.adopt(parts.store.snapshot.allocations, 'x', request('x', 'Guaranteed', 1000), null, null);
+  t.ok(adopted.ok);
+  if (!adopted.ok) return;
+  t.equal(adopted.decision.allocation.pool, 'shared', 'not taken as owning one CPU exclusively');
+  t.match(adopted.decision.allocation.reasons.join(' '), /runs on 4 CPUs but requests 1/);
+  t.equal(parts.engine.reserved().format(), '');
+  t.equal(parts.engine.sharedPool(parts.store.snapshot.allocations).format(), '0-3');
 });

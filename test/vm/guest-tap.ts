@@ -17,8 +17,14 @@ export function parseGuestTap(text: string): GuestResult[] {
     const match = resultLine.exec(line);
     if (!match) return;
     const [, status, name = '', directive, reason = ''] = match;
+    // A result's YAML block follows it directly; indented lines elsewhere are the next test's subtests.
     const yaml: string[] = [];
-    for (let next = index + 1; next < lines.length && (lines[next] ?? '').startsWith('  '); next += 1) yaml.push(lines[next] ?? '');
+    if (lines[index + 1] === '  ---') {
+      for (let next = index + 1; next < lines.length; next += 1) {
+        yaml.push(lines[next] ?? '');
+        if (lines[next] === '  ...') break;
+      }
+    }
     const outcome = directive !== undefined ? 'skip' : status === 'ok' ? 'pass' : 'fail';
     results.push({ name: name.replaceAll('\\#', '#'), outcome, reason, diagnostics: yaml.join('\n') });
   });

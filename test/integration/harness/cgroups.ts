@@ -1,11 +1,10 @@
-// Reading the real cgroup files of containers, and removing the pod cgroups a sandbox's pods
-// left behind (containerd creates kubelet-style parents but never removes them).
-import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+// Reading the real cgroup files of containers, and removing the cgroups a sandbox's pods left
+// behind (containerd creates kubelet-style parents but never removes them: kubelet owns them).
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { killProcesses } from './processes.js';
 
 const cgroupRoot = '/sys/fs/cgroup';
-const kubepodsDirs = ['kubepods/burstable', 'kubepods/besteffort', 'kubepods'];
 
 /** cgroup v2 alone, or v1 controllers (with or without the unified hierarchy beside them). */
 function isUnifiedOnly(): boolean {
@@ -45,15 +44,6 @@ export function readProcessAffinity(pid: number): { cpus: string; mems: string }
   return { cpus: field('Cpus_allowed_list'), mems: field('Mems_allowed_list') };
 }
 
-/** The kubelet-style parent directories that exist now, relative to a hierarchy root. */
-export function findKubepodsDirs(): Set<string> {
-  return new Set(
-    listHierarchies().flatMap((hierarchy) =>
-      kubepodsDirs.map((dir) => join(hierarchy, dir)).filter((dir) => existsSync(dir)),
-    ),
-  );
-}
-
 /** Every directory below `dir`, deepest first, then `dir` itself. */
 function listTreeDeepestFirst(dir: string): string[] {
   const children = readdirSync(dir, { withFileTypes: true })
@@ -73,34 +63,16 @@ function readPids(dir: string): number[] {
   }
 }
 
-/** The pod cgroup directories, in every hierarchy, of pods whose uid starts with `uidPrefix`. */
-export function findPodCgroups(uidPrefix: string): string[] {
-  return listHierarchies().flatMap((hierarchy) =>
-    kubepodsDirs
-      .map((dir) => join(hierarchy, dir))
-      .filter((dir) => existsSync(dir) && statSync(dir).isDirectory())
-      .flatMap((dir) =>
-        readdirSync(dir)
-          .filter((name) => name.startsWith(`pod${uidPrefix}`))
-          .map((name) => join(dir, name)),
-      ),
-  );
+/** The directories of a cgroup tree (e.g. a sandbox's cgroup root) in every hierarchy that has it. */
+export function findCgroupTrees(cgroupPath: string): string[] {
+  return listHierarchies()
+    .map((hierarchy) => join(hierarchy, cgroupPath))
+    .filter((dir) => existsSync(dir));
 }
 
-/**
- * Kills whatever still runs in the pod cgroups whose uid starts with `uidPrefix`, removes them,
- * then removes the kubepods parents that were not there before (`kubepodsBefore`) once empty.
- */
-export async function removePodCgroups(uidPrefix: string, kubepodsBefore: ReadonlySet<string>): Promise<void> {
-  const trees = findPodCgroups(uidPrefix).map(listTreeDeepestFirst);
-  await killProcesses([...new Set(trees.flat().flatMap(readPids))]);
-  for (const dir of trees.flat()) rmdirSync(dir);
-  for (const dir of findKubepodsDirs()) {
-    if (kubepodsBefore.has(dir)) continue;
-    try {
-      rmdirSync(dir);
-    } catch {
-      // Still used by another sandbox's pods (or a child not yet removed): theirs to remove.
-    }
-  }
+/** Kills whatever still runs in a cgroup tree, then removes the tree from every hierarchy. */
+export async function removeCgroupTree(cgroupPath: string): Promise<void> {
+  const dirs = findCgroupTrees(cgroupPath).flatMap(listTreeDeepestFirst);
+  await killProcesses([...new Set(dirs.flatMap(readPids))]);
+  for (const dir of dirs) rmdirSync(dir);
 }

@@ -1,21 +1,28 @@
 // A throwaway containerd + runc: its own config, directories and socket under a temp dir, the
 // test images imported, started and stopped by pid, restartable, and removed without a trace
-// (processes, mounts, cgroups, shim sockets, files), even after a failed test.
+// (processes, mounts, cgroups, shim sockets, files), even after a failed test; a sandbox whose
+// test process was killed is removed by the next one.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findKubepodsDirs, findPodCgroups, removePodCgroups } from './cgroups.js';
+import { findCgroupTrees, removeCgroupTree } from './cgroups.js';
 import { formatContainerdConfig, planContainerdLayout, type ContainerdLayout } from './containerd-config.js';
 import { listMountsUnder, unmountAllUnder } from './mounts.js';
-import { endProcesses, findDescendants, killProcesses, listProcesses } from './processes.js';
+import { endProcesses, findDescendants, isRunning, killProcesses, listProcesses, type ProcessInfo } from './processes.js';
 import { importImages, pauseImage, writeTestImages } from '../images/test-images.js';
+import type { PodSpec } from '../../helpers/cri-test-client.js';
 
 /** containerd 1.6 puts shim sockets here whatever its state directory says. */
 const shimSocketDir = '/run/containerd/s';
+/**
+ * Created for the shim sockets; removed again once empty (containerd recreates them on demand,
+ * and with sandboxes in parallel the last one out removes them).
+ */
+const shimSocketParents = [shimSocketDir, '/run/containerd'];
 const readyLine = 'msg="Start streaming server"';
 const startTimeoutMs = 15_000;
 
@@ -26,8 +33,13 @@ export interface ContainerdSandbox {
   readonly pid: number;
   /** Milliseconds from spawn to CRI ready, of the latest start. */
   readonly startMs: number;
-  /** A kubelet-like pod uid this sandbox recognises as its own when it cleans up. */
-  newPodUid(): string;
+  /**
+   * The cgroup root of this sandbox's pods (kubelet's --cgroup-root), so they never mix with a
+   * real kubelet's `/kubepods` or another sandbox's, and cleaning up removes exactly them.
+   */
+  readonly cgroupRoot: string;
+  /** A pod of this sandbox: a fresh kubelet-like uid, under the sandbox's cgroup root. */
+  newPod(pod: Omit<PodSpec, 'uid' | 'cgroupRoot'>): PodSpec;
   /** Stops containerd (SIGTERM); shims and containers keep running, as in a real restart. */
   stop(): Promise<void>;
   /** Starts containerd again on the same directories; resolves once CRI is ready. */
@@ -88,15 +100,55 @@ async function removeShims(socket: string): Promise<void> {
     if (id === undefined || namespace === undefined) continue;
     await unlink(shimSocketPath(socket, namespace, id)).catch(() => undefined);
   }
-  await rmdir(shimSocketDir).catch(() => undefined);
-  await rmdir('/run/containerd').catch(() => undefined);
+  for (const dir of shimSocketParents) await rmdir(dir).catch(() => undefined);
+}
+
+const sandboxPrefix = 'cri-rebalancer-containerd-';
+/** Holds the pid of the process that owns the sandbox. */
+const ownerFile = 'owner.pid';
+/** A directory this young without an owner file may be a sandbox being set up right now. */
+const settingUpMs = 60_000;
+
+/** Processes started for the sandbox: containerd, its shims, a daemon in front of it (each names a path in it). */
+function findSandboxProcesses(dir: string): ProcessInfo[] {
+  return listProcesses().filter((info) => info.args.some((arg) => arg.startsWith(`${dir}/`)));
+}
+
+/** Everything a sandbox leaves on the machine, removed: containerd, shims, containers, cgroups, mounts, files. */
+async function removeSandboxRemains(dir: string): Promise<void> {
+  const layout = planContainerdLayout(dir);
+  const others = findSandboxProcesses(dir).filter((info) => argAfter(info.args, '-address') !== layout.socket);
+  await endProcesses(
+    others.map((info) => info.pid),
+    10_000,
+  );
+  await removeShims(layout.socket);
+  await removeCgroupTree(`/${basename(dir)}`);
+  await unmountAllUnder(dir);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Removes sandboxes whose owner died without cleaning up (a test process killed by a timeout),
+ * so one crash never leaves containers running for the next run to trip over.
+ */
+async function removeAbandonedSandboxes(): Promise<void> {
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith(sandboxPrefix)) continue;
+    const dir = join(tmpdir(), name);
+    const owner = await readFile(join(dir, ownerFile), 'utf8').catch(() => null);
+    const abandoned =
+      owner === null ? Date.now() - (await stat(dir)).mtimeMs > settingUpMs : !isRunning(Number(owner));
+    if (abandoned) await removeSandboxRemains(dir);
+  }
 }
 
 export async function startContainerdSandbox(options: SandboxOptions): Promise<ContainerdSandbox> {
-  const dir = await mkdtemp(join(tmpdir(), 'cri-rebalancer-containerd-'));
+  await removeAbandonedSandboxes();
+  const dir = await mkdtemp(join(tmpdir(), sandboxPrefix));
+  await writeFile(join(dir, ownerFile), String(process.pid));
   const layout = planContainerdLayout(dir);
-  const uidPrefix = randomBytes(4).toString('hex');
-  const kubepodsBefore = findKubepodsDirs();
+  const cgroupRoot = `/${basename(dir)}`;
   let child: ChildProcess | null = null;
   let startMs = 0;
 
@@ -110,9 +162,9 @@ export async function startContainerdSandbox(options: SandboxOptions): Promise<C
     get startMs() {
       return startMs;
     },
-    newPodUid() {
-      const hex = randomBytes(12).toString('hex');
-      return `${uidPrefix}-${hex.slice(0, 4)}-4${hex.slice(4, 7)}-8${hex.slice(7, 10)}-${hex.slice(10, 22)}`;
+    cgroupRoot,
+    newPod(pod) {
+      return { ...pod, uid: randomUUID(), cgroupRoot };
     },
     async stop() {
       if (child === null) return;
@@ -135,17 +187,14 @@ export async function startContainerdSandbox(options: SandboxOptions): Promise<C
     },
     async destroy() {
       await sandbox.stop();
-      await removeShims(layout.socket);
-      await removePodCgroups(uidPrefix, kubepodsBefore);
-      await unmountAllUnder(dir);
-      await rm(dir, { recursive: true, force: true });
+      await removeSandboxRemains(dir);
     },
     async findLeftovers() {
-      const processes = listProcesses().filter((info) => info.args.includes(layout.socket));
+      const processes = findSandboxProcesses(dir);
       return [
         ...processes.map((info) => `process ${info.pid}: ${info.args.join(' ')}`),
         ...(await listMountsUnder(dir)).map((point) => `mount ${point}`),
-        ...findPodCgroups(uidPrefix).map((cgroup) => `cgroup ${cgroup}`),
+        ...findCgroupTrees(cgroupRoot).map((cgroup) => `cgroup ${cgroup}`),
         ...(existsSync(dir) ? [`directory ${dir}`] : []),
       ];
     },

@@ -207,18 +207,18 @@ const callBudgetMs = 20;
  * Judges the calls against their budget under TCG, where the emulator itself stalls: every
  * move_pages call drains the LRU caches of all CPUs (IPIs to every vCPU), and on a busy 2-core
  * host calls of 16–51 pages (under 2 ms of work) were measured taking 42–760 ms. A single call's
- * wall time there says more about the host than about the migrator, so the verdict is on what the
- * migrator controls, with the wall times reported beside it:
- * - sizing: no batch holds more work than the budget at the median rate this run measured (×1.5
- *   for the spread of rates between batches: the migrator sizes each batch from the last call);
- * - typical wall time: the median call stays within the budget (stalls are the exception).
+ * wall time there says more about the host than about the migrator; stalls strike calls of any
+ * size at random, so medians see through them while the maximum does not. The verdict:
+ * - the largest batches, the tenth of the calls with the most pages, take a median time within
+ *   the budget (the migrator sized them to fit and they do);
+ * - the median call overall is within the budget.
+ * The longest call, the 99th percentile and the count over budget are reported beside it.
  */
 function judgeCalls(calls: readonly CallRecord[]) {
-  const rates = calls.filter((call) => call.moveMs > 0).map((call) => call.pages / call.moveMs);
-  const pagesPerMs = percentile(rates, 0.5);
+  const largest = [...calls].sort((a, b) => b.pages - a.pages).slice(0, Math.ceil(calls.length / 10));
   return {
-    pagesPerMs,
-    maxBatchWorkMs: Math.max(0, ...calls.map((call) => call.pages / pagesPerMs)),
+    largestBatchPages: largest.at(-1)?.pages ?? 0,
+    largestBatchesMedianMs: percentile(largest.map((call) => call.elapsedMs), 0.5),
     medianCallMs: percentile(calls.map((call) => call.elapsedMs), 0.5),
   };
 }
@@ -275,8 +275,8 @@ function summariseMove(move: AddonMove, thpMode: string): Record<string, unknown
     p99CallMs: Number(percentile(callMs, 0.99).toFixed(1)),
     callsOverBudget: callMs.filter((ms) => ms > callBudgetMs).length,
     maxBatchPages: Math.max(0, ...calls.map((call) => call.pages)),
-    medianPagesPerMs: Number(verdict.pagesPerMs.toFixed(1)),
-    maxBatchWorkMs: Number(verdict.maxBatchWorkMs.toFixed(1)),
+    largestTenthFromPages: verdict.largestBatchPages,
+    largestTenthMedianMs: Number(verdict.largestBatchesMedianMs.toFixed(1)),
     elapsedMs: Math.round(result.elapsedMs),
     mebibytesPerSecond: Math.round(allocationMiB / (result.elapsedMs / 1000)),
     maxEventLoopDelayMs: move.maxEventLoopDelayMs,
@@ -292,7 +292,10 @@ guestTest(
     writeFileSync(join(resultsDir, 'move-calls.json'), JSON.stringify(move.calls));
     recordMeasurement('addonMovePages', summariseMove(move, 'never'));
     const verdict = judgeCalls(move.calls);
-    assert.ok(verdict.maxBatchWorkMs <= callBudgetMs * 1.5, `no batch sized past the budget: the largest holds ${verdict.maxBatchWorkMs.toFixed(1)} ms of work at ${verdict.pagesPerMs.toFixed(1)} pages/ms`);
+    assert.ok(
+      verdict.largestBatchesMedianMs <= callBudgetMs,
+      `the largest batches (≥ ${verdict.largestBatchPages} pages) fit the ${callBudgetMs} ms budget: median ${verdict.largestBatchesMedianMs.toFixed(1)} ms`,
+    );
     assert.ok(verdict.medianCallMs <= callBudgetMs, `the median call within ${callBudgetMs} ms (${verdict.medianCallMs.toFixed(1)} ms; longest ${move.result.maxCallMs.toFixed(1)} ms)`);
   },
   addonSkip,
