@@ -32,7 +32,7 @@ import { placementContext, type PlacementContext } from './context.js';
 import { chooseMemoryNodes } from './memory.js';
 import { memoryOnlyAllowed, routeRequest } from './route.js';
 import { refreshShared } from './refresh-shared.js';
-import { chooseNodes, takeFromNode } from './take-cpus.js';
+import { chooseNodes, takeFromNode, wholeFreeCpus } from './take-cpus.js';
 import type {
   Allocation,
   Allocations,
@@ -222,7 +222,11 @@ function takeExclusive(context: PlacementContext, usage: Usage, kind: 'exclusive
     totalTakeable += takeable[node.index]!;
   }
   const available = kind === 'exclusive' ? Math.max(0, Math.min(totalTakeable, totalFree - 1)) : totalTakeable;
-  const choice = count <= available ? chooseNodes(context, count, takeable) : null;
+  const wholeCpus = new Int32Array(context.nodes.length);
+  if (context.policy.placement.preferWholeCores) {
+    for (const node of context.nodes) wholeCpus[node.index] = wholeFreeCpus(context, node, free);
+  }
+  const choice = count <= available ? chooseNodes(context, count, takeable, wholeCpus) : null;
   if (choice === null) {
     const what = kind === 'exclusive' ? 'exclusive' : 'isolated';
     const kept =

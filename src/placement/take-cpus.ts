@@ -1,7 +1,8 @@
 // Rule 2's accumulator, kubelet-cpumanager style: choose the smallest unit that fits (NUMA node,
 // then die, then socket, then the machine), then inside each chosen node take whole physical
 // cores grouped by cache, then single threads. Preference order, written once here:
-//   nodes:   2a. one node: best fit (least takeable capacity that fits), ties by lowest id;
+//   nodes:   2a. one node: first those whose free whole cores hold the request (when whole cores
+//                are preferred), then best fit (least takeable capacity that fits), then lowest id;
 //            2b. else within one die, then one socket, then the machine: the fewest nodes, then
 //                the smallest sum of pairwise distances, then the least left over, then lowest id;
 //                the chosen nodes give CPUs largest capacity first.
@@ -19,12 +20,16 @@ export interface NodeChoice {
   readonly level: SpanLevel;
 }
 
-/** Rule 2a/2b: the nodes to take `need` CPUs from, or null when even the machine lacks them. */
-export function chooseNodes(context: PlacementContext, need: number, takeable: Int32Array): NodeChoice | null {
+/**
+ * Rule 2a/2b: the nodes to take `need` CPUs from, or null when even the machine lacks them.
+ * `wholeCpus`: per node, the CPUs of its free whole cores.
+ */
+export function chooseNodes(context: PlacementContext, need: number, takeable: Int32Array, wholeCpus: Int32Array): NodeChoice | null {
+  const wholeNeed = need - (need % context.threadsPerCore);
+  const score = (index: number): number => (wholeCpus[index]! >= wholeNeed ? 0 : 1e6) + takeable[index]!;
   let best = -1;
   for (const node of context.nodes) {
-    const room = takeable[node.index]!;
-    if (room >= need && (best < 0 || room < takeable[best]!)) best = node.index;
+    if (takeable[node.index]! >= need && (best < 0 || score(node.index) < score(best))) best = node.index;
   }
   if (best >= 0) return { nodes: [best], level: 'node' };
 
@@ -92,6 +97,15 @@ function spanWithin(context: PlacementContext, group: readonly number[], need: n
  * Rule 2c/2d: takes `count` CPUs of `node` whose `free` entry is 1, and marks them taken (0) in
  * `free`, which the caller passes as its own scratch copy.
  */
+/** The CPUs of a node's cores whose every thread is free. */
+export function wholeFreeCpus(context: Pick<PlacementContext, 'threadsPerCore'>, node: NodeInfo, free: Uint8Array): number {
+  let count = 0;
+  for (const core of node.cores) {
+    if (core.cpus.length === context.threadsPerCore && core.cpus.every((id) => free[id] === 1)) count += core.cpus.length;
+  }
+  return count;
+}
+
 export function takeFromNode(
   context: Pick<PlacementContext, 'coreOfCpu' | 'threadsPerCore'>,
   node: NodeInfo,

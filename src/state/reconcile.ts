@@ -151,7 +151,9 @@ export async function reconcileWithRuntime(deps: ReconcileDeps, options: Reconci
       }
       adopted.push(container.id);
     }
-    await store.commit(next);
+    // At start always written: it proves the state directory writable before kubelet is served,
+    // and replaces a checkpoint that --rebuild-state ignored.
+    await store.commit(options.atStart ? { ...next } : next);
     // Inside the turn: a later decision's update must never be overtaken by this one.
     const applied = await deps.applier.apply([...finalUpdates(updates, next.allocations), ...deps.applier.takeRetries(next)]);
     return { released: plan.release, adopted, podsAdded: plan.addPods.length, podsRemoved: plan.removePods.length, updates: applied };

@@ -1,11 +1,16 @@
 // The harness itself, straight against a real containerd + runc (no daemon): it starts fast, the
 // images it builds run, a cpuset sent over CRI lands in the real cgroup and the process's
-// affinity, and destroying the sandbox leaves nothing behind.
+// affinity, and destroying the sandbox leaves nothing behind, even when its test was killed.
 import t from 'tap';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { readCgroupCpuset, readProcessAffinity } from './harness/cgroups.js';
+import { basename } from 'node:path';
+import { cpusetCgroupDir, readCgroupCpuset, readProcessAffinity } from './harness/cgroups.js';
 import { startContainerdSandbox } from './harness/containerd-sandbox.js';
 import { findContainerdPrerequisites } from './harness/prerequisites.js';
+import { listProcesses } from './harness/processes.js';
 import { busyboxImage, pauseImage } from './images/test-images.js';
 import {
   CriTestClient,
@@ -106,4 +111,37 @@ t.test('a sandbox is removed even while its pods run, and survives a restart of 
   await sandbox.destroy();
   t.same(await sandbox.findLeftovers(), [], 'nothing is left though the pod was never removed');
   t.throws(() => readProcessAffinity(pid), 'the container process is gone');
+});
+
+t.test('a sandbox whose test process was killed is removed by the next one', { skip: skip ?? false }, async (t) => {
+  // A test process that starts a sandbox with a running pod, prints its directory, and is killed.
+  const modules = {
+    sandbox: new URL('./harness/containerd-sandbox.js', import.meta.url).href,
+    client: new URL('../helpers/cri-test-client.js', import.meta.url).href,
+  };
+  const script = `
+    const { startContainerdSandbox } = await import(${JSON.stringify(modules.sandbox)});
+    const { CriTestClient, runContainer, runPod } = await import(${JSON.stringify(modules.client)});
+    const sandbox = await startContainerdSandbox({ repoRoot: process.cwd() });
+    const client = new CriTestClient(sandbox.socket, process.cwd());
+    const pod = await runPod(client, sandbox.newPod({ name: 'orphan', namespace: 'default', qos: 'Burstable' }));
+    await runContainer(client, pod, { name: 'app' }, ${JSON.stringify(busyboxImage)});
+    console.log(sandbox.dir);
+    setInterval(() => undefined, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout.setEncoding('utf8'), 'data')) as [string];
+  const abandonedDir = line.trim();
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  t.ok(existsSync(abandonedDir), `the killed process left its sandbox behind (${abandonedDir})`);
+
+  const sandbox = await startContainerdSandbox({ repoRoot });
+  t.teardown(() => sandbox.destroy());
+  t.notOk(existsSync(abandonedDir), 'the next sandbox removed its directory');
+  t.same(
+    listProcesses().filter((info) => info.args.some((arg) => arg.startsWith(`${abandonedDir}/`))),
+    [],
+    'and its containerd, shims and containers',
+  );
+  t.notOk(existsSync(cpusetCgroupDir(`/${basename(abandonedDir)}`)), 'and its cgroups');
 });
