@@ -53,15 +53,18 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
   async function release(ids: readonly string[], reason: string): Promise<void> {
     let next = store.snapshot;
     const updates: CpusetUpdate[] = [];
+    const releasedIds: string[] = [];
     for (const id of ids) {
       if (!next.allocations.has(id) && !next.containers.has(id)) continue;
       const released = engine.release(next.allocations, id);
       next = withRelease(next, { id, allocations: released.allocations, updates: released.updates, reasons: [reason], at: store.now() });
       updates.push(...released.updates);
-      log.info({ container: id, reason, sharedUpdates: released.updates.length }, 'released');
+      releasedIds.push(id);
     }
     await store.commit(next);
-    await applier.apply(finalUpdates(updates, next.allocations));
+    const final = finalUpdates(updates, next.allocations);
+    for (const id of releasedIds) log.info({ container: id, reason, sharedUpdates: final.length }, 'released');
+    await applier.apply(final);
   }
 
   /** Never lets a daemon failure block a stop or remove: logs and forwards unchanged. */

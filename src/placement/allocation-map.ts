@@ -1,81 +1,107 @@
-// The allocations a decision returns: an immutable map that shares its entries with the one it
-// came from, so a decision costs what it changes rather than a copy of every container (a
-// thousand-entry Map copy was the largest cost of a decision). It reads and iterates exactly
-// like a Map that went through the same sets and deletes, in the same order.
+// The allocations a decision returns: an immutable map that shares its key index with the one it
+// came from, so a decision costs a copy of one array of pointers plus what it changes, rather
+// than a rebuilt Map of every container (that copy was the largest cost of a decision). It reads
+// and iterates exactly like a Map that went through the same sets and deletes, in the same order.
 import type { Allocation, Allocations } from './types.js';
 
-/** Pending changes beyond this many fold into a fresh base: copies stay amortised and short. */
+/** Keys added since the index was built, or deleted from it, beyond which the index is rebuilt. */
 const maxPending = 64;
+
+/** Entries by position; a deleted entry leaves `undefined` until the next rebuild. */
+interface Base {
+  readonly ids: readonly string[];
+  readonly values: readonly (Allocation | undefined)[];
+  readonly index: ReadonlyMap<string, number>;
+  readonly deleted: number;
+}
+
+const emptyBase: Base = { ids: [], values: [], index: new Map(), deleted: 0 };
 
 export class AllocationMap implements ReadonlyMap<string, Allocation> {
   private constructor(
-    private readonly base: ReadonlyMap<string, Allocation>,
-    /** New entries and replacements of base entries. */
+    private readonly base: Base,
+    /** Keys not live in the base, in insertion order. */
     private readonly added: ReadonlyMap<string, Allocation>,
-    /** Base entries deleted (never also in `added`). */
-    private readonly removed: ReadonlySet<string>,
     readonly size: number,
   ) {}
 
-  static readonly empty = new AllocationMap(new Map(), new Map(), new Set(), 0);
+  static readonly empty = new AllocationMap(emptyBase, new Map(), 0);
 
   /** The allocations with `changed` set (in order) after `removedId` is deleted. */
   static change(allocations: Allocations, changed: readonly Allocation[], removedId: string | null): AllocationMap {
-    let base: ReadonlyMap<string, Allocation>;
-    let added: Map<string, Allocation>;
-    let removed: Set<string>;
-    if (allocations instanceof AllocationMap) {
-      base = allocations.base;
-      added = new Map(allocations.added);
-      removed = new Set(allocations.removed);
-    } else {
-      base = allocations;
-      added = new Map();
-      removed = new Set();
-    }
-    let size = allocations.size;
-    const fold = (): void => {
-      const folded = new Map<string, Allocation>();
-      for (const [id, allocation] of base) if (!removed.has(id)) folded.set(id, added.get(id) ?? allocation);
-      for (const [id, allocation] of added) if (!base.has(id)) folded.set(id, allocation);
-      base = folded;
-      added = new Map();
-      removed = new Set();
+    const from = allocations instanceof AllocationMap ? allocations : AllocationMap.rebuilt(allocations);
+    const { ids, index } = from.base;
+    const values = from.base.values.slice();
+    let deleted = from.base.deleted;
+    let added: Map<string, Allocation> | null = null;
+    const addedMap = (): Map<string, Allocation> => (added ??= new Map(from.added));
+    let size = from.size;
+    const liveAt = (id: string): number => {
+      const position = index.get(id);
+      return position !== undefined && values[position] !== undefined ? position : -1;
     };
-    if (removedId !== null && allocations.has(removedId)) {
-      size--;
-      added.delete(removedId);
-      if (base.has(removedId)) removed.add(removedId);
+    if (removedId !== null) {
+      const position = liveAt(removedId);
+      if (position >= 0) {
+        values[position] = undefined;
+        deleted++;
+        size--;
+      } else if (from.added.has(removedId)) {
+        addedMap().delete(removedId);
+        size--;
+      }
     }
     for (const allocation of changed) {
-      // A Map puts a deleted key that comes back at the end: fold so the base forgets it.
-      if (removed.has(allocation.id)) fold();
-      if (!added.has(allocation.id) && !base.has(allocation.id)) size++;
-      added.set(allocation.id, allocation);
+      const position = liveAt(allocation.id);
+      if (position >= 0) {
+        values[position] = allocation;
+        continue;
+      }
+      const pending = addedMap();
+      if (!pending.has(allocation.id)) size++;
+      pending.set(allocation.id, allocation);
     }
-    if (added.size + removed.size > maxPending) fold();
-    return new AllocationMap(base, added, removed, size);
+    const next = new AllocationMap({ ids, values, index, deleted }, added ?? from.added, size);
+    return (added ?? from.added).size + deleted > maxPending ? AllocationMap.rebuilt(next) : next;
+  }
+
+  /** A map with a fresh index over the entries of `allocations`, in their order. */
+  private static rebuilt(allocations: Allocations): AllocationMap {
+    const ids: string[] = [];
+    const values: Allocation[] = [];
+    const index = new Map<string, number>();
+    allocations.forEach((allocation, id) => {
+      index.set(id, ids.length);
+      ids.push(id);
+      values.push(allocation);
+    });
+    return new AllocationMap({ ids, values, index, deleted: 0 }, new Map(), ids.length);
   }
 
   get(id: string): Allocation | undefined {
-    if (this.removed.has(id)) return undefined;
-    return this.added.get(id) ?? this.base.get(id);
+    const position = this.base.index.get(id);
+    return (position === undefined ? undefined : this.base.values[position]) ?? this.added.get(id);
   }
 
   has(id: string): boolean {
     return this.get(id) !== undefined;
   }
 
-  entries(): MapIterator<[string, Allocation]> {
-    return entriesOf(this.base, this.added, this.removed);
+  *entries(): MapIterator<[string, Allocation]> {
+    const { ids, values } = this.base;
+    for (let position = 0; position < ids.length; position++) {
+      const allocation = values[position];
+      if (allocation !== undefined) yield [ids[position]!, allocation];
+    }
+    yield* this.added;
   }
 
-  keys(): MapIterator<string> {
-    return mapIterator(this.entries(), ([id]) => id);
+  *keys(): MapIterator<string> {
+    for (const [id] of this.entries()) yield id;
   }
 
-  values(): MapIterator<Allocation> {
-    return mapIterator(this.entries(), ([, allocation]) => allocation);
+  *values(): MapIterator<Allocation> {
+    for (const [, allocation] of this.entries()) yield allocation;
   }
 
   [Symbol.iterator](): MapIterator<[string, Allocation]> {
@@ -84,35 +110,11 @@ export class AllocationMap implements ReadonlyMap<string, Allocation> {
 
   /** The fast way through: no iterator objects. */
   forEach(callback: (value: Allocation, key: string, map: ReadonlyMap<string, Allocation>) => void): void {
-    forEachOf(this.base, this.added, this.removed, (allocation, id) => callback(allocation, id, this));
+    const { ids, values } = this.base;
+    for (let position = 0; position < ids.length; position++) {
+      const allocation = values[position];
+      if (allocation !== undefined) callback(allocation, ids[position]!, this);
+    }
+    this.added.forEach((allocation, id) => callback(allocation, id, this));
   }
-}
-
-function forEachOf(
-  base: ReadonlyMap<string, Allocation>,
-  added: ReadonlyMap<string, Allocation>,
-  removed: ReadonlySet<string>,
-  callback: (allocation: Allocation, id: string) => void,
-): void {
-  base.forEach((allocation, id) => {
-    if (!removed.has(id)) callback(added.get(id) ?? allocation, id);
-  });
-  added.forEach((allocation, id) => {
-    if (!base.has(id)) callback(allocation, id);
-  });
-}
-
-function* entriesOf(
-  base: ReadonlyMap<string, Allocation>,
-  added: ReadonlyMap<string, Allocation>,
-  removed: ReadonlySet<string>,
-): MapIterator<[string, Allocation]> {
-  for (const [id, allocation] of base) {
-    if (!removed.has(id)) yield [id, added.get(id) ?? allocation];
-  }
-  for (const entry of added) if (!base.has(entry[0])) yield entry;
-}
-
-function* mapIterator<From, To>(from: Iterator<From>, map: (value: From) => To): MapIterator<To> {
-  for (let next = from.next(); next.done !== true; next = from.next()) yield map(next.value);
 }

@@ -99,6 +99,18 @@ export function releaseContainer(topology: Topology, policy: Policy, allocations
 }
 
 /**
+ * The allocations with `fromId`'s allocation under `toId` (a pending create bound to the id the
+ * runtime gave it), in the same order a Map delete and set would give; unchanged when `fromId`
+ * is unknown or `toId` taken. Cheaper than copying into a plain Map, which the next decision
+ * would have to count afresh.
+ */
+export function renameContainer(topology: Topology, policy: Policy, allocations: Allocations, fromId: string, toId: string): Allocations {
+  const allocation = allocations.get(fromId);
+  if (allocation === undefined || allocations.has(toId)) return allocations;
+  return changeAllocations(placementContext(topology, policy), allocations, [{ ...allocation, id: toId }], fromId);
+}
+
+/**
  * Moves a placed container onto `target` (the rebalancer's move). Exclusive containers keep
  * their CPU count on CPUs of the same kind that nobody else holds; shared containers move to
  * one node's shared CPUs or to the whole pool; `mems` must cover the nodes of the CPUs.

@@ -6,6 +6,7 @@ import {
   adoptContainer,
   placeContainer,
   releaseContainer,
+  renameContainer,
   replaceContainer,
   reservedCpus,
   sharedPool,
@@ -86,6 +87,19 @@ t.test('rule 2: the real 4-socket 144-CPU machine and the SNC PMEM machine', { s
   t.equal(isolated.pool, 'isolated');
   t.ok(isolated.cpus.isSubsetOf(CpuSet.parse('4-7,60-63')), 'isolated CPUs');
   t.equal(wholeCoresOf(pmem, isolated.cpus).length, 1, 'one whole isolated core');
+});
+
+t.test('rule 2: a node whose free whole cores hold the request beats a tighter fragmented one', async (t) => {
+  let allocations: Allocations = new Map();
+  for (let cpu = 0; cpu < 14; cpu++) {
+    allocations = placed(adoptContainer(xeon, defaults, allocations, `one${cpu}`, guaranteed(1), CpuSet.of([cpu]), CpuSet.of([0]))).allocations;
+  }
+  const whole = placed(placeContainer(xeon, defaults, allocations, 'four', guaranteed(4)));
+  t.equal(whole.cpus.format(), '14-15,42-43', 'node 0 has 14 free threads but no whole core');
+  const single = placed(placeContainer(xeon, defaults, allocations, 'one', guaranteed(1)));
+  t.equal(single.cpus.format(), '28', 'one thread needs no whole core: best fit, a fragment');
+  const noPreference = placed(placeContainer(xeon, policyWith({ placement: { preferWholeCores: false } }), allocations, 'four', guaranteed(4)));
+  t.equal(noPreference.cpus.format(), '28-31', 'without the preference: plain best fit');
 });
 
 t.test('rule 2: limits, minimum shared CPUs, the pool never empties, onInsufficient', async (t) => {
@@ -262,6 +276,18 @@ t.test('rule 6: determinism and duplicates', async (t) => {
   const dup = placeContainer(xeon, defaults, placed(once).allocations, 'x', guaranteed(1));
   t.notOk(dup.ok);
   if (!dup.ok) t.equal(dup.rejection.reason, 'duplicate-container');
+});
+
+t.test('renameContainer re-keys an allocation, as a Map delete and set would', async (t) => {
+  const { allocations } = admit(xeon, defaults, [guaranteed(2), request({ qos: 'Burstable', cpuRequestMilli: 100, cpuLimitMilli: 1000 })]);
+  const [first, second] = [...allocations.keys()];
+  const renamed = renameContainer(xeon, defaults, allocations, first!, 'runtime-id');
+  t.same([...renamed.keys()], [second, 'runtime-id']);
+  t.equal(renamed.get('runtime-id')!.id, 'runtime-id');
+  t.same(renamed.get('runtime-id')!.cpus, allocations.get(first!)!.cpus);
+  t.same(sharedPool(xeon, defaults, renamed), sharedPool(xeon, defaults, allocations), 'the same CPUs held');
+  t.equal(renameContainer(xeon, defaults, allocations, 'nobody', 'x'), allocations, 'unknown id: unchanged');
+  t.equal(renameContainer(xeon, defaults, allocations, first!, second!), allocations, 'taken id: unchanged');
 });
 
 t.test('replaceContainer moves a container onto a target', async (t) => {
