@@ -1,5 +1,5 @@
 // Native addon benchmark (npm run bench:native [-- --cgroups N --events E --ticks T] | [-- --migration
-// [--mib M] [--from A] [--to B]]). The last line printed is one JSON object with every number.
+// [--mib M] [--from A] [--to B] [--budget-ms MS] [--rounds R]]). The last line printed is one JSON object with every number.
 //
 // Default: the cost of one sampling tick over N cgroup2 directories × E software events (one
 // counter group per CPU, every group read in ONE worker call), in CPU time (process.cpuUsage, the
@@ -9,7 +9,9 @@
 //
 // --migration (for a multi-node machine, e.g. the QEMU guest): M MiB held by a child process on
 // node A, moved to node B by the paced movePages (20 ms budget), then back, then moved by one
-// unpaced migrate_pages; throughput ratio and the longest single call.
+// unpaced migrate_pages, R rounds; throughput of each as bytes arrived on B (numa_maps) per
+// second, the median of the rounds' ratios, the longest single call, and the fixed and per-page
+// cost of one move call.
 import type { ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +21,7 @@ import { loadAddon } from '../src/monitor/addon.js';
 import { closeCounters, openCounters, readCounters, type CounterGroup } from '../src/monitor/counters.js';
 import { parseNumaMaps, sumNumaMapsByNode } from '../src/monitor/numa-maps.js';
 import { cpuToNodeOf, loadNumaPrograms } from '../src/monitor/numa-programs.js';
-import { migratePages, movePages } from '../src/monitor/page-migration.js';
+import { migratePages, movePages, type MigrationCall } from '../src/monitor/page-migration.js';
 import { softwareEventNames } from '../src/monitor/perf-events.js';
 import { discoverTopology } from '../src/topology/discover.js';
 import { cgroup2Root, nativeSkipReason, readRootCpuset, spawnBusy, spawnMemoryHolder, stop, TestCgroup, v1Hierarchy } from '../test/integration/native-fixtures.js';
@@ -34,6 +36,7 @@ const { values: options } = parseArgs({
     from: { type: 'string', default: '0' },
     to: { type: 'string', default: '1' },
     'budget-ms': { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '3' },
   },
   strict: true,
 });
@@ -131,6 +134,43 @@ async function bytesOnNode(pid: number, node: number): Promise<number> {
   return sumNumaMapsByNode(parseNumaMaps(await readFile(`/proc/${pid}/numa_maps`, 'utf8'))).bytesByNode.get(node) ?? 0;
 }
 
+/**
+ * The fixed cost of one move call and its cost per page, as a line through the calls that host
+ * stalls cannot tilt: the median of the slopes between pairs of calls of different sizes (Theil–Sen),
+ * then the median intercept. A call of budget B moves (B - fixedMs) / perPage pages.
+ */
+function fitCallCost(calls: readonly MigrationCall[]): { fixedMs: number; perPageMicros: number } {
+  const slopes: number[] = [];
+  for (const [index, first] of calls.entries()) {
+    for (const second of calls.slice(index + 1)) {
+      if (second.pages !== first.pages) slopes.push((second.elapsedMs - first.elapsedMs) / (second.pages - first.pages));
+    }
+  }
+  const slope = median(slopes);
+  return { fixedMs: median(calls.map((call) => call.elapsedMs - slope * call.pages)), perPageMicros: slope * 1000 };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/** One paced move and one unpaced migrate_pages of the same memory, back to back, measured alike. */
+async function migrationRound(pid: number, from: number, to: number, budgetMs: number) {
+  // Both sides: bytes that arrived on the target (numa_maps) per elapsed second.
+  const pacedBefore = await bytesOnNode(pid, to);
+  const paced = await movePages({ pid, targetNode: to, budgetMs, recordCalls: true });
+  const pacedBytes = (await bytesOnNode(pid, to)) - pacedBefore;
+  await migratePages({ pid, fromNodes: [to], toNodes: [from] });
+  const unpacedBefore = await bytesOnNode(pid, to);
+  const unpaced = await migratePages({ pid, fromNodes: [from], toNodes: [to] });
+  const unpacedBytes = (await bytesOnNode(pid, to)) - unpacedBefore;
+  await migratePages({ pid, fromNodes: [to], toNodes: [from] });
+  const pacedBytesPerSec = pacedBytes / (paced.elapsedMs / 1000);
+  const unpacedBytesPerSec = unpacedBytes / (unpaced.elapsedMs / 1000);
+  return { paced, pacedBytes, pacedBytesPerSec, unpaced, unpacedBytes, unpacedBytesPerSec, ratio: pacedBytesPerSec / unpacedBytesPerSec };
+}
+
 async function benchMigration(): Promise<Record<string, unknown>> {
   const topology = await discoverTopology();
   const from = Number(options.from);
@@ -146,34 +186,54 @@ async function benchMigration(): Promise<Record<string, unknown>> {
   try {
     const home = await migratePages({ pid, fromNodes: nodeIds, toNodes: [from] });
     if (home.error !== undefined) return { skipped: home.error };
-    const delay = monitorEventLoopDelay({ resolution: 1 });
+    // Coarse: sampling every 1 ms costs an emulated guest a timer interrupt per ms.
+    const delay = monitorEventLoopDelay({ resolution: 20 });
     delay.enable();
-    const paced = await movePages({ pid, targetNode: to, budgetMs });
+    // Rounds, each paced and unpaced back to back: a noisy host (TCG guest) moves both alike.
+    const rounds = [];
+    for (let round = 0; round < Number(options.rounds); round++) {
+      const result = await migrationRound(pid, from, to, budgetMs);
+      if (result.paced.error !== undefined) return { skipped: result.paced.error };
+      rounds.push(result);
+    }
     delay.disable();
-    if (paced.error !== undefined) return { skipped: paced.error };
-    await migratePages({ pid, fromNodes: [to], toNodes: [from] });
-    const before = await bytesOnNode(pid, to);
-    const unpaced = await migratePages({ pid, fromNodes: [from], toNodes: [to] });
-    const unpacedBytes = (await bytesOnNode(pid, to)) - before;
-    const pacedBytesPerSec = paced.bytesMoved / (paced.elapsedMs / 1000);
-    const unpacedBytesPerSec = unpacedBytes / (unpaced.elapsedMs / 1000);
+    const paced = rounds.map((entry) => entry.paced);
+    const calls = paced.flatMap((result) => result.callLog ?? []);
+    const cost = fitCallCost(calls);
+    const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
+    const pacedElapsedMs = sum(paced.map((result) => result.elapsedMs));
+    const unpacedMicrosPerPage = median(rounds.map((entry) => (entry.unpaced.elapsedMs * 1000) / (entry.unpacedBytes / loadAddon().pageSizeBytes)));
+    const mibPerSec = (bytesPerSec: number) => round(bytesPerSec / 2 ** 20);
     return {
       mib,
       from,
       to,
       budgetMs,
-      pacedBytesMoved: paced.bytesMoved,
-      pacedElapsedMs: round(paced.elapsedMs),
-      pacedCalls: paced.calls,
-      pacedMaxCallMs: round(paced.maxCallMs),
-      pacedCallsOverBudget: paced.maxCallMs > budgetMs,
-      pacedFailedByErrno: paced.pagesFailedByErrno,
-      pacedMiBPerSec: round(pacedBytesPerSec / 2 ** 20),
+      rounds: rounds.length,
+      pacedBytesMoved: median(rounds.map((entry) => entry.pacedBytes)),
+      pacedCountedBytesMoved: median(paced.map((result) => result.bytesMoved)),
+      pacedElapsedMs: rounds.map((entry) => round(entry.paced.elapsedMs)),
+      pacedShareInCalls: round((sum(paced.map((result) => result.queryMs + result.moveMs)) / pacedElapsedMs), 3),
+      pacedShareAsleep: round(sum(paced.map((result) => result.pacingMs)) / pacedElapsedMs, 3),
+      pacedCalls: median(paced.map((result) => result.calls)),
+      pacedMedianMovePages: median(calls.map((call) => call.pages)),
+      pacedMedianMoveCallMs: round(median(calls.map((call) => call.elapsedMs))),
+      pacedMaxCallMs: round(Math.max(...paced.map((result) => result.maxCallMs))),
+      pacedCallsOverBudget: calls.filter((call) => call.elapsedMs > budgetMs).length,
+      pacedMoveCalls: calls.length,
+      pacedFailedByErrno: Object.assign({}, ...paced.map((result) => result.pagesFailedByErrno)) as Record<string, number>,
+      pacedMiBPerSecByRound: rounds.map((entry) => mibPerSec(entry.pacedBytesPerSec)),
+      pacedMiBPerSec: mibPerSec(median(rounds.map((entry) => entry.pacedBytesPerSec))),
+      moveCallFixedMs: round(cost.fixedMs),
+      moveCallMicrosPerPage: round(cost.perPageMicros),
       eventLoopMaxDelayMs: round(delay.max / 1e6),
-      unpacedBytesMoved: unpacedBytes,
-      unpacedElapsedMs: round(unpaced.elapsedMs),
-      unpacedMiBPerSec: round(unpacedBytesPerSec / 2 ** 20),
-      pacedVsUnpacedThroughput: round(pacedBytesPerSec / unpacedBytesPerSec, 3),
+      unpacedBytesMoved: median(rounds.map((entry) => entry.unpacedBytes)),
+      unpacedElapsedMs: rounds.map((entry) => round(entry.unpaced.elapsedMs)),
+      unpacedMicrosPerPage: round(unpacedMicrosPerPage),
+      unpacedMiBPerSecByRound: rounds.map((entry) => mibPerSec(entry.unpacedBytesPerSec)),
+      unpacedMiBPerSec: mibPerSec(median(rounds.map((entry) => entry.unpacedBytesPerSec))),
+      pacedVsUnpacedByRound: rounds.map((entry) => round(entry.ratio, 3)),
+      pacedVsUnpacedThroughput: round(median(rounds.map((entry) => entry.ratio)), 3),
     };
   } finally {
     await stop(child);

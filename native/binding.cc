@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <thread>
 #include <memory>
 #include <utility>
 
@@ -314,26 +315,100 @@ Napi::Object errnoFields(Napi::Env env, Napi::Object out, int error) {
   return out;
 }
 
-// movePagesToNode(pid, addresses: BigUint64Array, targetNode, moveShared) ->
-//   {before: Int32Array, after: Int32Array, elapsedNs, moveNs, errno?, error?}
-Napi::Value MovePagesToNode(const Napi::CallbackInfo& info) {
+Napi::Object progressObject(Napi::Env env, const migration::PacedProgress& progress) {
+  Napi::Object out = Napi::Object::New(env);
+  auto set = [&](const char* name, uint64_t value) { out.Set(name, Napi::Number::New(env, static_cast<double>(value))); };
+  set("pagesSeen", progress.pagesSeen);
+  set("pagesMoved", progress.pagesMoved);
+  set("pagesAlreadyThere", progress.pagesAlreadyThere);
+  set("pagesRetried", progress.pagesRetried);
+  set("calls", progress.calls);
+  set("maxCallNs", progress.maxCallNs);
+  set("elapsedNs", progress.elapsedNs);
+  set("queryNs", progress.queryNs);
+  set("moveNs", progress.moveNs);
+  set("pacingNs", progress.pacingNs);
+  return out;
+}
+
+Napi::Value pacedResultObject(Napi::Env env, const migration::PacedResult& result) {
+  Napi::Object out = progressObject(env, result.progress);
+  Napi::Object failed = Napi::Object::New(env);
+  for (const auto& [error, pages] : result.failedByErrno) failed.Set(std::to_string(error), static_cast<double>(pages));
+  out.Set("failedByErrno", failed);
+  out.Set("cancelled", Napi::Boolean::New(env, result.cancelled));
+  Napi::Uint32Array callPages = Napi::Uint32Array::New(env, result.callPages.size());
+  std::copy(result.callPages.begin(), result.callPages.end(), callPages.Data());
+  Napi::Float64Array callNs = Napi::Float64Array::New(env, result.callNs.size());
+  std::copy(result.callNs.begin(), result.callNs.end(), callNs.Data());
+  out.Set("callPages", callPages);
+  out.Set("callNs", callNs);
+  return errnoFields(env, out, result.error);
+}
+
+// A paced move's thread and what the main thread needs to settle its promise.
+struct PacedJob {
+  std::vector<uint64_t> addresses;
+  migration::PacedOptions options;
+  migration::Cancellation cancellation;
+  migration::PacedResult result;
+};
+
+// movePagesPaced(pid, addresses: BigUint64Array, targetNode, options, onProgress?) ->
+//   {promise: Promise<result>, cancel(): void}. The whole move runs on its own thread (not the
+// libuv pool, which a long capped move would hold); progress and the result come back through a
+// thread-safe function in order: a report after every call, then the result.
+Napi::Value MovePagesPaced(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  require(info.Length() == 4 && info[2].IsNumber() && info[3].IsBoolean(), env,
-          "movePagesToNode takes (pid, addresses: BigUint64Array, targetNode, moveShared)");
-  int pid = pidArgument(info, 0);
-  std::vector<uint64_t> addresses = addressArray(env, info[1]);
-  int node = info[2].As<Napi::Number>().Int32Value();
-  bool moveShared = info[3].As<Napi::Boolean>();
-  return PromiseWorker<migration::BatchResult>::Start(
-      env, [=]() { return migration::movePagesToNode(pid, addresses, node, moveShared); },
-      [](Napi::Env env, migration::BatchResult& result) -> Napi::Value {
-        Napi::Object out = Napi::Object::New(env);
-        out.Set("before", toInt32Array(env, result.before));
-        out.Set("after", toInt32Array(env, result.after));
-        out.Set("elapsedNs", Napi::Number::New(env, static_cast<double>(result.elapsedNs)));
-        out.Set("moveNs", Napi::Number::New(env, static_cast<double>(result.moveNs)));
-        return errnoFields(env, out, result.error);
-      });
+  require(info.Length() >= 4 && info[2].IsNumber() && info[3].IsObject() && (info.Length() < 5 || info[4].IsFunction() || info[4].IsUndefined()),
+          env, "movePagesPaced takes (pid, addresses: BigUint64Array, targetNode, options, onProgress?)");
+  auto job = std::make_shared<PacedJob>();
+  job->options.pid = pidArgument(info, 0);
+  job->addresses = addressArray(env, info[1]);
+  job->options.targetNode = info[2].As<Napi::Number>().Int32Value();
+  Napi::Object options = info[3].As<Napi::Object>();
+  auto number = [&](const char* name) {
+    Napi::Value value = options.Get(name);
+    require(value.IsNumber(), env, "options are {moveShared, budgetNs, maxBytesPerSec, maxRetries, retryDelayNs, pageBytes, recordCalls}");
+    return value.As<Napi::Number>().DoubleValue();
+  };
+  job->options.moveShared = options.Get("moveShared").ToBoolean();
+  job->options.recordCalls = options.Get("recordCalls").ToBoolean();
+  job->options.budgetNs = static_cast<uint64_t>(number("budgetNs"));
+  job->options.maxBytesPerSec = number("maxBytesPerSec");
+  job->options.maxRetries = static_cast<int>(number("maxRetries"));
+  job->options.retryDelayNs = static_cast<uint64_t>(number("retryDelayNs"));
+  job->options.pageBytes = static_cast<uint64_t>(number("pageBytes"));
+  require(job->options.budgetNs > 0, env, "budgetNs must be > 0");
+
+  auto deferred = std::make_shared<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
+  Napi::Function onProgress = info.Length() >= 5 && info[4].IsFunction()
+                                  ? info[4].As<Napi::Function>()
+                                  : Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return info.Env().Undefined(); });
+  Napi::ThreadSafeFunction channel = Napi::ThreadSafeFunction::New(env, onProgress, "movePagesPaced", 0, 1);
+  std::thread([job, deferred, channel]() mutable {
+    job->result = migration::movePagesPaced(job->addresses, job->options, job->cancellation,
+                                            [&](const migration::PacedProgress& progress) {
+                                              auto* copy = new migration::PacedProgress(progress);
+                                              channel.NonBlockingCall(copy, [](Napi::Env env, Napi::Function callback, migration::PacedProgress* data) {
+                                                std::unique_ptr<migration::PacedProgress> owned(data);
+                                                callback.Call({progressObject(env, *owned)});
+                                              });
+                                            });
+    channel.BlockingCall([job, deferred](Napi::Env env, Napi::Function) {
+      Napi::HandleScope scope(env);
+      deferred->Resolve(pacedResultObject(env, job->result));
+    });
+    channel.Release();
+  }).detach();
+
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("promise", deferred->Promise());
+  out.Set("cancel", Napi::Function::New(env, [job](const Napi::CallbackInfo& info) {
+            job->cancellation.cancel();
+            return info.Env().Undefined();
+          }));
+  return out;
 }
 
 // queryPageNodes(pid, addresses) -> {nodes: Int32Array, errno?, error?}
@@ -397,7 +472,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probePerfEvent", Napi::Function::New(env, ProbePerfEvent));
   exports.Set("bpfBuilt", Napi::Boolean::New(env, numabpf::builtWithBpf()));
   exports.Set("loadNumaPrograms", Napi::Function::New(env, LoadNumaPrograms));
-  exports.Set("movePagesToNode", Napi::Function::New(env, MovePagesToNode));
+  exports.Set("movePagesPaced", Napi::Function::New(env, MovePagesPaced));
   exports.Set("queryPageNodes", Napi::Function::New(env, QueryPageNodes));
   exports.Set("migratePages", Napi::Function::New(env, MigratePages));
   exports.Set("probeMovePages", Napi::Function::New(env, ProbeMovePages));

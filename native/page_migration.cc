@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace migration {
@@ -14,6 +16,12 @@ namespace {
 constexpr int kMoveFlag = 1 << 1;     // MPOL_MF_MOVE: pages mapped only by this process
 constexpr int kMoveAllFlag = 1 << 2;  // MPOL_MF_MOVE_ALL: shared pages too (CAP_SYS_NICE)
 constexpr unsigned kMaskBits = 1024;  // MAX_NUMNODES on distribution kernels
+constexpr size_t kInitialBatchPages = 64;
+constexpr size_t kMinBatchPages = 16;
+constexpr size_t kMaxBatchPages = 16384;
+constexpr size_t kRecentCalls = 5;
+// Aim at 90% of the budget: batch sizes follow the measured cost, the rest absorbs jitter.
+constexpr double kBudgetFill = 0.9;
 
 uint64_t nowNs() {
   timespec ts{};
@@ -40,38 +48,166 @@ std::vector<int32_t> queryPageNodes(int pid, const std::vector<uint64_t>& addres
   return status;
 }
 
-BatchResult movePagesToNode(int pid, const std::vector<uint64_t>& addresses, int targetNode, bool moveShared) {
-  BatchResult result;
-  const uint64_t start = nowNs();
-  result.before = queryPageNodes(pid, addresses, &result.error);
-  result.after = result.before;
-  if (result.error != 0) {
-    result.elapsedNs = nowNs() - start;
-    return result;
+void Cancellation::cancel() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_.store(true);
   }
-  std::vector<size_t> index;
-  std::vector<void*> pages;
-  for (size_t i = 0; i < addresses.size(); ++i) {
-    if (result.before[i] == targetNode) continue;
-    index.push_back(i);
-    pages.push_back(reinterpret_cast<void*>(addresses[i]));
+  wake_.notify_all();
+}
+
+bool Cancellation::sleepFor(uint64_t ns) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return !wake_.wait_for(lock, std::chrono::nanoseconds(ns), [this] { return cancelled_.load(); });
+}
+
+size_t nextBatchPages(const std::vector<double>& recentNsPerPage, size_t lastPages, uint64_t budgetNs) {
+  const size_t growthCap = std::min(kMaxBatchPages, lastPages * 2);
+  std::vector<double> sorted = recentNsPerPage;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted.empty() || sorted[sorted.size() / 2] <= 0) return std::max(kMinBatchPages, growthCap);
+  const double fitting = kBudgetFill * static_cast<double>(budgetNs) / sorted[sorted.size() / 2];
+  return std::max(kMinBatchPages, std::min(growthCap, static_cast<size_t>(fitting)));
+}
+
+namespace {
+
+// One paced move's state: the pages still to move and the counts so far.
+class PacedMove {
+ public:
+  PacedMove(const std::vector<uint64_t>& addresses, const PacedOptions& options, Cancellation& cancellation,
+            const std::function<void(const PacedProgress&)>& onProgress)
+      : addresses_(addresses), options_(options), cancellation_(cancellation), onProgress_(onProgress), start_(nowNs()) {
+    result_.progress.pagesSeen = addresses.size();
   }
-  if (!pages.empty()) {
-    std::vector<int> nodes(pages.size(), targetNode);
-    std::vector<int> status(pages.size(), 0);
-    const uint64_t moveStart = nowNs();
-    // A positive return is the number of pages not migrated; their status says why.
-    long rc = movePagesCall(pid, pages.size(), pages.data(), nodes.data(), status.data(),
-                            moveShared ? kMoveAllFlag : kMoveFlag);
-    result.moveNs = nowNs() - moveStart;
-    if (rc < 0) {
-      result.error = errno;
-    } else {
-      for (size_t i = 0; i < index.size(); ++i) result.after[index[i]] = status[i];
+
+  PacedResult run() {
+    std::vector<void*> pending = queryAll();
+    for (int round = 0; !pending.empty() && !stopped(); ++round) {
+      const bool retriesLeft = round < options_.maxRetries;
+      if (round > 0) {
+        result_.progress.pagesRetried += pending.size();
+        pause(options_.retryDelayNs);
+        if (stopped()) break;
+      }
+      pending = moveAll(pending, retriesLeft);
     }
+    result_.cancelled = cancellation_.cancelled();
+    result_.progress.elapsedNs = nowNs() - start_;
+    return std::move(result_);
   }
-  result.elapsedNs = nowNs() - start;
-  return result;
+
+ private:
+  bool stopped() const { return result_.error != 0 || cancellation_.cancelled(); }
+
+  void pause(uint64_t ns) {
+    const uint64_t before = nowNs();
+    cancellation_.sleepFor(ns);
+    result_.progress.pacingNs += nowNs() - before;
+  }
+
+  void countCall(uint64_t ns) {
+    result_.progress.calls++;
+    result_.progress.maxCallNs = std::max(result_.progress.maxCallNs, ns);
+    result_.progress.elapsedNs = nowNs() - start_;
+    onProgress_(result_.progress);
+  }
+
+  // Where every page is, in budget-sized query calls; returns the pages not on the target.
+  std::vector<void*> queryAll() {
+    std::vector<void*> pages(addresses_.size());
+    for (size_t i = 0; i < pages.size(); ++i) pages[i] = reinterpret_cast<void*>(addresses_[i]);
+    std::vector<int> status(pages.size(), 0);
+    std::vector<void*> pending;
+    std::vector<double> recent;
+    size_t batch = kInitialBatchPages;
+    for (size_t offset = 0; offset < pages.size() && !stopped();) {
+      const size_t count = std::min(batch, pages.size() - offset);
+      const uint64_t callStart = nowNs();
+      const long rc = movePagesCall(options_.pid, count, pages.data() + offset, nullptr, status.data() + offset, 0);
+      const uint64_t callNs = nowNs() - callStart;
+      result_.progress.queryNs += callNs;
+      if (rc != 0) result_.error = errno;
+      for (size_t i = offset; i < offset + count && rc == 0; ++i) {
+        if (status[i] == options_.targetNode) result_.progress.pagesAlreadyThere++;
+        else pending.push_back(pages[i]);
+      }
+      countCall(callNs);
+      remember(recent, callNs, count);
+      offset += count;
+      batch = nextBatchPages(recent, count, options_.budgetNs);
+    }
+    return pending;
+  }
+
+  // One round of move calls over pages; returns the pages to retry.
+  std::vector<void*> moveAll(const std::vector<void*>& pages, bool retriesLeft) {
+    std::vector<int> status(pages.size(), 0);
+    std::vector<void*> retry;
+    const size_t largest = std::min(pages.size(), kMaxBatchPages);
+    if (nodes_.size() < largest) nodes_.assign(largest, options_.targetNode);
+    // void** as the kernel wants it; the kernel only reads the page list.
+    void** list = const_cast<void**>(pages.data());
+    for (size_t offset = 0; offset < pages.size() && !stopped();) {
+      const size_t count = std::min(batch_, pages.size() - offset);
+      const uint64_t callStart = nowNs();
+      // A positive return is the number of pages not migrated; their status says why.
+      const long rc = movePagesCall(options_.pid, count, list + offset, nodes_.data(), status.data() + offset,
+                                    options_.moveShared ? kMoveAllFlag : kMoveFlag);
+      const uint64_t callNs = nowNs() - callStart;
+      result_.progress.moveNs += callNs;
+      if (rc < 0) result_.error = errno;
+      for (size_t i = offset; i < offset + count && rc >= 0; ++i) {
+        const int page = status[i];
+        if (page == options_.targetNode) result_.progress.pagesMoved++;
+        else if (retriesLeft && isTransient(page)) retry.push_back(pages[i]);
+        else result_.failedByErrno[page < 0 ? -page : 0]++;
+      }
+      if (options_.recordCalls) {
+        result_.callPages.push_back(static_cast<uint32_t>(count));
+        result_.callNs.push_back(callNs);
+      }
+      countCall(callNs);
+      remember(recentMoves_, callNs, count);
+      offset += count;
+      batch_ = nextBatchPages(recentMoves_, count, options_.budgetNs);
+      paceForCap();
+    }
+    return retry;
+  }
+
+  static bool isTransient(int status) { return status == -ENOENT || status == -EBUSY || status == -EAGAIN; }
+
+  static void remember(std::vector<double>& recent, uint64_t callNs, size_t pages) {
+    if (recent.size() == kRecentCalls) recent.erase(recent.begin());
+    recent.push_back(static_cast<double>(callNs) / static_cast<double>(pages));
+  }
+
+  // Sleeps until the bytes moved so far fit under the bandwidth cap.
+  void paceForCap() {
+    if (options_.maxBytesPerSec <= 0) return;
+    const double bytes = static_cast<double>(result_.progress.pagesMoved * options_.pageBytes);
+    const double dueNs = bytes / options_.maxBytesPerSec * 1e9;
+    const double elapsedNs = static_cast<double>(nowNs() - start_);
+    if (dueNs > elapsedNs) pause(static_cast<uint64_t>(dueNs - elapsedNs));
+  }
+
+  const std::vector<uint64_t>& addresses_;
+  const PacedOptions& options_;
+  Cancellation& cancellation_;
+  const std::function<void(const PacedProgress&)>& onProgress_;
+  const uint64_t start_;
+  PacedResult result_;
+  std::vector<int> nodes_;
+  std::vector<double> recentMoves_;
+  size_t batch_ = kInitialBatchPages;
+};
+
+}  // namespace
+
+PacedResult movePagesPaced(const std::vector<uint64_t>& addresses, const PacedOptions& options, Cancellation& cancellation,
+                           const std::function<void(const PacedProgress&)>& onProgress) {
+  return PacedMove(addresses, options, cancellation, onProgress).run();
 }
 
 WholeResult migrateProcessPages(int pid, const std::vector<int>& fromNodes, const std::vector<int>& toNodes) {

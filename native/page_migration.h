@@ -1,24 +1,78 @@
-// move_pages(2) and migrate_pages(2). Each call is one bounded piece of work; the caller (the
-// TypeScript migrator) sizes batches, paces them and retries, from a worker thread.
+// move_pages(2) and migrate_pages(2). A paced move runs all its batches on one thread (no
+// round trip to JavaScript per batch); each kernel call is one bounded piece of work.
 #ifndef CRI_REBALANCER_PAGE_MIGRATION_H
 #define CRI_REBALANCER_PAGE_MIGRATION_H
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
 namespace migration {
 
-struct BatchResult {
-  std::vector<int32_t> before;  // node of each page before, or -errno (-ENOENT: not present)
-  std::vector<int32_t> after;   // node after, or -errno of the move; == before for skipped pages
-  uint64_t elapsedNs = 0;       // the whole batch: query + move
-  uint64_t moveNs = 0;          // the move_pages call that migrated pages (0 when none needed)
-  int error = 0;                // errno of a failed call (ESRCH, EPERM, ...), 0 when it worked
+// A paced move of many pages to one node, run start to end on one thread: where every page is
+// (queried once, in budget-sized calls), then move_pages in batches sized from the measured cost
+// per page to fill ~90% of the time budget, rounds of retries for transient statuses, sleeps
+// only when the bandwidth cap needs them, and a stop between calls when cancelled.
+struct PacedOptions {
+  int pid = 0;
+  int targetNode = 0;
+  bool moveShared = false;
+  uint64_t budgetNs = 20000000;
+  double maxBytesPerSec = 0;  // 0: uncapped
+  int maxRetries = 3;
+  uint64_t retryDelayNs = 10000000;
+  uint64_t pageBytes = 4096;
+  bool recordCalls = false;  // keep every move call's page count and duration
 };
 
-// Queries where each page is, then moves the pages not yet on targetNode.
-BatchResult movePagesToNode(int pid, const std::vector<uint64_t>& addresses, int targetNode, bool moveShared);
+struct PacedProgress {
+  uint64_t pagesSeen = 0;
+  uint64_t pagesMoved = 0;
+  uint64_t pagesAlreadyThere = 0;
+  uint64_t pagesRetried = 0;
+  uint64_t calls = 0;  // query and move calls
+  uint64_t maxCallNs = 0;
+  uint64_t elapsedNs = 0;
+  uint64_t queryNs = 0;   // time inside query calls
+  uint64_t moveNs = 0;    // time inside move calls
+  uint64_t pacingNs = 0;  // time asleep for the bandwidth cap and before retry rounds
+};
+
+struct PacedResult {
+  PacedProgress progress;
+  std::map<int, uint64_t> failedByErrno;  // pages that failed for good; key 0: kept on another node
+  int error = 0;                          // errno of a failed call (ESRCH, EPERM, ...)
+  bool cancelled = false;
+  std::vector<uint32_t> callPages;  // with recordCalls: each move call's pages ...
+  std::vector<uint64_t> callNs;     // ... and duration
+};
+
+// Set from any thread; wakes a sleeping migration.
+class Cancellation {
+ public:
+  void cancel();
+  bool cancelled() const { return cancelled_.load(); }
+  // Sleeps up to ns; false when cancelled.
+  bool sleepFor(uint64_t ns);
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+};
+
+// The next batch's size from the recent calls' cost per page (ns): fills 90% of the budget at the
+// median recent cost, at most doubling the last batch (the cost per page falls as batches grow,
+// since each call has a fixed cost, so growing is safe and shrinking is immediate).
+size_t nextBatchPages(const std::vector<double>& recentNsPerPage, size_t lastPages, uint64_t budgetNs);
+
+PacedResult movePagesPaced(const std::vector<uint64_t>& addresses, const PacedOptions& options, Cancellation& cancellation,
+                           const std::function<void(const PacedProgress&)>& onProgress);
 
 // Where each page is (node or -errno); error is the call's errno.
 std::vector<int32_t> queryPageNodes(int pid, const std::vector<uint64_t>& addresses, int* error);

@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Debian packages by purpose; `npm test` needs them all, the unit suite none. */
 export const debianPackages = {
   native: ['libbpf-dev', 'clang', 'bpftool', 'pkg-config'],
-  runtime: ['containerd', 'runc', 'busybox-static'],
+  runtime: ['containerd', 'runc', 'busybox-static', 'gcc', 'libc6-dev'],
   metrics: ['influxdb'],
   vm: ['qemu-system-x86', 'busybox-static', 'cpio', 'xz-utils'],
 };

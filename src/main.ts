@@ -5,8 +5,8 @@
 // reloads (an invalid file keeps the policy in force and logs its errors with line numbers).
 import { formatPolicyErrors, loadPolicyFile } from './config/load.js';
 import { defaultPolicy } from './config/defaults.js';
-import { planReload, restartOnlyKeys, watchPolicyFile } from './config/reload.js';
-import type { Policy } from './config/types.js';
+import { applyPolicyOverrides, type PolicyOverrides } from './config/overrides.js';
+import { reloadPolicy, restartOnlyKeys, watchPolicyFile } from './config/reload.js';
 import { createControlHandler } from './control/handler.js';
 import { startControlServer, type ControlServer } from './control/server.js';
 import { discoverRuntimeEndpoint } from './cri/endpoint.js';
@@ -23,13 +23,8 @@ import { reconcileWithRuntime, type ReconcileDeps, type ReconcileSummary } from 
 import { openStore } from './state/store.js';
 import { discoverTopology } from './topology/discover.js';
 
-/** Flags that override the policy's sockets and directories (tests, operators). */
-export interface PolicyOverrides {
-  readonly runtimeEndpoint?: string;
-  readonly listen?: string;
-  readonly controlSocket?: string;
-  readonly stateDir?: string;
-}
+/** The flags over the policy, unchecked; kept here for callers that import it from the daemon. */
+export { withOverrides } from './config/overrides.js';
 
 export interface DaemonOptions {
   readonly policyFile: string | null;
@@ -44,15 +39,6 @@ export interface DaemonOptions {
   readonly signal?: AbortSignal;
   /** Where the JSON log lines go (default: stdout). */
   readonly logDestination?: DestinationStream;
-}
-
-export function withOverrides(policy: Policy, overrides: PolicyOverrides): Policy {
-  return {
-    ...policy,
-    runtime: { ...policy.runtime, endpoint: overrides.runtimeEndpoint ?? policy.runtime.endpoint },
-    listen: { ...policy.listen, socket: overrides.listen ?? policy.listen.socket, controlSocket: overrides.controlSocket ?? policy.listen.controlSocket },
-    stateDir: overrides.stateDir ?? policy.stateDir,
-  };
 }
 
 export interface Daemon {
@@ -111,7 +97,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
     if (!loaded.ok) return startFailure(`invalid policy file:\n${formatPolicyErrors(loaded.errors)}`);
     policy = loaded.policy;
   }
-  policy = withOverrides(policy, options.overrides);
+  const overridden = applyPolicyOverrides(policy, options.overrides);
+  if (!overridden.ok) return startFailure(`invalid command-line flags:\n${formatPolicyErrors(overridden.errors)}`);
+  policy = overridden.policy;
   const log = createLogger(policy.logLevel, options.logDestination);
   let topology;
   try {
@@ -199,8 +187,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
       log.info({ why }, 'no policy file to reload (started without --policy)');
       return;
     }
-    const loaded = await loadPolicyFile(options.policyFile);
-    const result = planReload(loaded.ok ? { ok: true, policy: withOverrides(loaded.policy, options.overrides) } : loaded, policy);
+    const result = await reloadPolicy(options.policyFile, policy, options.overrides);
     if (!result.ok) {
       log.error({ why, file: options.policyFile, errors: result.errors }, `policy reload failed; the policy in force is kept:\n${formatPolicyErrors(result.errors)}`);
       return;

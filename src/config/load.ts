@@ -1,11 +1,12 @@
 // YAML policy text → validated Policy, or every error found, each pointing at the line and
 // column of the offending key or value so an operator can go straight to it.
 import { readFile } from 'node:fs/promises';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type ScalarTag, type YAMLError } from 'yaml';
+import { LineCounter, parseDocument, type Document, type ScalarTag, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { policyKeysAt, policySchema } from './schema.js';
 import { suggestKey } from './suggest.js';
 import type { Policy } from './types.js';
+import { formatYamlError, nodeAtPath, positionAtOffset, positionOfNode } from './yaml-position.js';
 
 export interface PolicyError {
   /** The file (or other source) the text came from. */
@@ -33,40 +34,6 @@ const leadingZeroOctal: ScalarTag = {
   default: true,
 };
 
-type Segment = PropertyKey;
-
-/** The map pair whose key is `key`, if the node is a mapping that has it. */
-function pairOf(node: unknown, key: Segment) {
-  if (!isMap(node)) return undefined;
-  return node.items.find((pair) => isScalar(pair.key) && String(pair.key.value) === String(key));
-}
-
-/** The deepest node along `path` (the value, or the key where the value is empty). */
-function nodeAt(document: Document, path: readonly Segment[], wantKey = false): Node | null {
-  let node = document.contents as Node | null;
-  for (const [index, segment] of path.entries()) {
-    const last = index === path.length - 1;
-    if (isSeq(node)) {
-      const item = node.items[Number(segment)] as Node | undefined;
-      if (item === undefined) return node;
-      node = item;
-      continue;
-    }
-    const pair = pairOf(node, segment);
-    if (pair === undefined) return node;
-    const value = pair.value as Node | null;
-    node = (last && wantKey) || value?.range === undefined ? (pair.key as Node) : value;
-  }
-  return node;
-}
-
-function positionOf(lineCounter: LineCounter, node: Node | null): { line: number; column: number } {
-  const offset = node?.range?.[0];
-  if (offset === undefined) return { line: 1, column: 1 };
-  const { line, col } = lineCounter.linePos(offset);
-  return { line, column: col };
-}
-
 function errorsOfIssue(issue: z.core.$ZodIssue, source: string, document: Document, lineCounter: LineCounter): PolicyError[] {
   const path = issue.path.map(String);
   if (issue.code === 'unrecognized_keys') {
@@ -76,14 +43,14 @@ function errorsOfIssue(issue: z.core.$ZodIssue, source: string, document: Docume
       const help = suggestion === null ? `allowed keys: ${allowed.join(', ')}` : `did you mean "${suggestion}"?`;
       return {
         source,
-        ...positionOf(lineCounter, nodeAt(document, [...issue.path, key], true)),
+        ...positionOfNode(lineCounter, nodeAtPath(document, [...issue.path, key], true)),
         path: [...path, key].join('.'),
         message: `unknown key; ${help}`,
       };
     });
   }
   const message = path.length === 0 ? `the policy ${issue.message}` : issue.message;
-  return [{ source, ...positionOf(lineCounter, nodeAt(document, issue.path)), path: path.join('.'), message }];
+  return [{ source, ...positionOfNode(lineCounter, nodeAtPath(document, issue.path)), path: path.join('.'), message }];
 }
 
 /** A YAML syntax error in words that say what to do. */
@@ -109,10 +76,7 @@ export function parsePolicy(text: string, source: string): PolicyResult {
   if (yamlErrors.length > 0) {
     return {
       ok: false,
-      errors: yamlErrors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        return { source, line, column: col, path: '', message: describeYamlError(error) };
-      }),
+      errors: yamlErrors.map((error) => ({ source, ...positionAtOffset(lineCounter, error.pos[0]), path: '', message: describeYamlError(error) })),
     };
   }
   let value: unknown;
@@ -152,10 +116,6 @@ export async function loadPolicyFile(path: string): Promise<PolicyResult> {
 /** One line per error: "FILE:LINE:COL: key.path: message" (the position only where known). */
 export function formatPolicyErrors(errors: readonly PolicyError[]): string {
   return errors
-    .map((error) => {
-      const position = error.line === null ? '' : `:${error.line}:${error.column ?? 1}`;
-      const path = error.path === '' ? '' : `${error.path}: `;
-      return `${error.source}${position}: ${path}${error.message}`;
-    })
+    .map((error) => formatYamlError(error.source, error.line === null ? null : { line: error.line, column: error.column ?? 1 }, error.path, error.message))
     .join('\n');
 }

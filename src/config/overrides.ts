@@ -1,7 +1,7 @@
 // Command-line flags that override the policy's sockets and directories (`run --listen` and
 // friends). They pass through the same schema as the file, so a bad flag is refused with the
 // same words, naming the flag.
-import { formatPolicyDocument, type PolicyDocument } from './format.js';
+import { formatPolicyDocument } from './format.js';
 import type { PolicyError, PolicyResult } from './load.js';
 import { policySchema } from './schema.js';
 import type { Policy } from './types.js';
@@ -21,20 +21,19 @@ const flags: Record<string, { flag: string; option: keyof PolicyOverrides }> = {
   stateDir: { flag: '--state-dir', option: 'stateDir' },
 };
 
+/** The policy with the given flags put in, unchecked: `applyPolicyOverrides` checks them. */
+export function withOverrides(policy: Policy, overrides: PolicyOverrides): Policy {
+  return {
+    ...policy,
+    runtime: { ...policy.runtime, endpoint: overrides.runtimeEndpoint ?? policy.runtime.endpoint },
+    listen: { ...policy.listen, socket: overrides.listen ?? policy.listen.socket, controlSocket: overrides.controlSocket ?? policy.listen.controlSocket },
+    stateDir: overrides.stateDir ?? policy.stateDir,
+  };
+}
+
 /** The policy with the given flags applied, or one error per bad flag (or conflict they cause). */
 export function applyPolicyOverrides(policy: Policy, overrides: PolicyOverrides): PolicyResult {
-  const document = formatPolicyDocument(policy);
-  const overridden: PolicyDocument = {
-    ...document,
-    runtime: { endpoint: overrides.runtimeEndpoint ?? document.runtime.endpoint },
-    listen: {
-      ...document.listen,
-      socket: overrides.listen ?? document.listen.socket,
-      controlSocket: overrides.controlSocket ?? document.listen.controlSocket,
-    },
-    stateDir: overrides.stateDir ?? document.stateDir,
-  };
-  const result = policySchema.safeParse(overridden);
+  const result = policySchema.safeParse(formatPolicyDocument(withOverrides(policy, overrides)));
   if (result.success) return { ok: true, policy: result.data };
   const errors = result.error.issues.map((issue): PolicyError => {
     const key = issue.path.join('.');

@@ -18,15 +18,17 @@
 // kubelet's UpdateContainerResources is forwarded with every field it sets except the cpuset,
 // which stays the daemon's.
 import { randomUUID } from 'node:crypto';
+import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import type { Logger } from 'pino';
 import type { Policy } from '../config/types.js';
 import { finalUpdates, type CpusetApplier } from '../state/apply-updates.js';
-import { pendingKey, withAdmission, withBinding, withPod, withRelease, withoutPod } from '../state/changes.js';
+import { pendingKey, withAdmission, withBinding, withPod, withoutPod } from '../state/changes.js';
 import type { PlacementEngine, RuntimePort } from '../state/ports.js';
+import { withReleases } from '../state/releases.js';
 import type { AllocationStore } from '../state/store.js';
-import type { CpusetUpdate } from '../placement/types.js';
 import type { CpuSet } from '../topology/cpuset.js';
-import { GrpcStatus, defineInterceptor, runtimeMethods, type GrpcError, type Interceptors } from './relay.js';
+import type { UnaryMethod } from './methods.js';
+import { GrpcStatus, defineInterceptor, runtimeMethods, type GrpcError, type Interceptor, type Interceptors } from './relay.js';
 import { checkRuntimeId, keepDaemonCpuset, withCpuset } from './rewrite.js';
 import { containerRequestOf, podRecordOf } from './pods.js';
 
@@ -51,19 +53,10 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
 
   /** Releases containers (a stop, a remove, a failed create) and grows the shared pool. */
   async function release(ids: readonly string[], reason: string): Promise<void> {
-    let next = store.snapshot;
-    const updates: CpusetUpdate[] = [];
-    const releasedIds: string[] = [];
-    for (const id of ids) {
-      if (!next.allocations.has(id) && !next.containers.has(id)) continue;
-      const released = engine.release(next.allocations, id);
-      next = withRelease(next, { id, allocations: released.allocations, updates: released.updates, reasons: [reason], at: store.now() });
-      updates.push(...released.updates);
-      releasedIds.push(id);
-    }
+    const { snapshot: next, updates, released } = withReleases(store.snapshot, engine, ids.map((id) => ({ id, reason })), store.now());
     await store.commit(next);
     const final = finalUpdates(updates, next.allocations);
-    for (const id of releasedIds) log.info({ container: id, reason, sharedUpdates: final.length }, 'released');
+    for (const id of released) log.info({ container: id, reason, sharedUpdates: final.length }, 'released');
     await applier.apply(final);
   }
 
@@ -72,6 +65,24 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
     return store.run(decide).catch((error: unknown) => {
       log.error({ method, err: (error as Error).message }, 'lifecycle bookkeeping failed; the call went through unchanged, the next reconcile catches up');
     });
+  }
+
+  /**
+   * A stop or remove, forwarded unchanged; once the runtime has done it (or never had the
+   * container or sandbox), the bookkeeping runs, guarded.
+   */
+  function afterRemoval<Req extends DescMessage, Res extends DescMessage>(
+    method: UnaryMethod<Req, Res>,
+    bookkeeping: (request: MessageShape<Req>) => Promise<void>,
+  ): [string, Interceptor] {
+    const name = method.path.slice(method.path.lastIndexOf('/') + 1);
+    return defineInterceptor(method, (request) => ({
+      forward: request,
+      afterResponse: async (result) => {
+        if (!result.ok && result.error.code !== GrpcStatus.NOT_FOUND) return;
+        await guarded(name, () => bookkeeping(request));
+      },
+    }));
   }
 
   /** A sandbox the daemon never saw: ask the runtime (a create there would only place and release). */
@@ -157,7 +168,8 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
                 return;
               }
               const id = checked.id;
-              await store.commit(withBinding(store.snapshot, key, id, store.now()));
+              const allocations = engine.rename(store.snapshot.allocations, key, id);
+              await store.commit(withBinding(store.snapshot, allocations, key, id, store.now()));
               log.info({ ...who, container: id }, 'created');
               const now = store.snapshot.allocations.get(id);
               if (now !== undefined && (!now.cpus.equals(was.cpus) || !now.mems.equals(was.mems))) {
@@ -179,41 +191,15 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
       return { forward: keepDaemonCpuset(request, allocation.cpus, allocation.mems) };
     }),
 
-    defineInterceptor(runtimeMethods.StopContainer, (request) => ({
-      forward: request,
-      afterResponse: async (result) => {
-        if (result.ok || result.error.code === GrpcStatus.NOT_FOUND) {
-          await guarded('StopContainer', () => release([request.containerId], 'the container was stopped'));
-        }
-      },
-    })),
+    afterRemoval(runtimeMethods.StopContainer, (request) => release([request.containerId], 'the container was stopped')),
 
-    defineInterceptor(runtimeMethods.RemoveContainer, (request) => ({
-      forward: request,
-      afterResponse: async (result) => {
-        if (result.ok || result.error.code === GrpcStatus.NOT_FOUND) {
-          await guarded('RemoveContainer', () => release([request.containerId], 'the container was removed'));
-        }
-      },
-    })),
+    afterRemoval(runtimeMethods.RemoveContainer, (request) => release([request.containerId], 'the container was removed')),
 
-    defineInterceptor(runtimeMethods.StopPodSandbox, (request) => ({
-      forward: request,
-      afterResponse: async (result) => {
-        if (!result.ok && result.error.code !== GrpcStatus.NOT_FOUND) return;
-        await guarded('StopPodSandbox', () => release(containersOfSandbox(request.podSandboxId), 'its pod sandbox was stopped'));
-      },
-    })),
+    afterRemoval(runtimeMethods.StopPodSandbox, (request) => release(containersOfSandbox(request.podSandboxId), 'its pod sandbox was stopped')),
 
-    defineInterceptor(runtimeMethods.RemovePodSandbox, (request) => ({
-      forward: request,
-      afterResponse: async (result) => {
-        if (!result.ok && result.error.code !== GrpcStatus.NOT_FOUND) return;
-        await guarded('RemovePodSandbox', async () => {
-          await release(containersOfSandbox(request.podSandboxId), 'its pod sandbox was removed');
-          await store.commit(withoutPod(store.snapshot, request.podSandboxId));
-        });
-      },
-    })),
+    afterRemoval(runtimeMethods.RemovePodSandbox, async (request) => {
+      await release(containersOfSandbox(request.podSandboxId), 'its pod sandbox was removed');
+      await store.commit(withoutPod(store.snapshot, request.podSandboxId));
+    }),
   ]);
 }

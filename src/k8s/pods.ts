@@ -1,8 +1,9 @@
 // The plan command's pods file: a YAML list of pods with their containers' resources, in
 // Kubernetes quantities. Parsed strictly (a misspelt key is an error), and every error names
 // the line and column it points at, so a person can fix the file.
-import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { formatYamlError, nodeAtPath, positionAtOffset, positionOfNode } from '../config/yaml-position.js';
 import type { ContainerRequest } from '../placement/types.js';
 import { parseCpuMilli, parseMemoryBytes, type QuantityResult } from './quantity.js';
 import { deriveQosClass, effectiveRequests, type ContainerResources } from './qos.js';
@@ -64,25 +65,13 @@ const podsSchema = z.array(
   { error: 'the pods file is a YAML list of pods: - {name, namespace, containers: [...]}' },
 );
 
-/** The node `path` points at, or the deepest one on the way there. */
-function nodeAt(document: Document, path: readonly PropertyKey[]): Node | null {
-  for (let length = path.length; length >= 0; length--) {
-    const node = document.getIn(path.slice(0, length).map((key) => (typeof key === 'symbol' ? String(key) : key)), true);
-    if (node !== undefined && node !== null && typeof node === 'object' && 'range' in node) return node as Node;
-  }
-  return null;
-}
-
 export function parsePodsFile(text: string): PodsFileResult {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
   if (document.errors.length > 0) {
     return {
       ok: false,
-      errors: document.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        return { line, column: col, path: '', message: `invalid YAML: ${error.message.split('\n')[0]}` };
-      }),
+      errors: document.errors.map((error) => ({ ...positionAtOffset(lineCounter, error.pos[0]), path: '', message: `invalid YAML: ${error.message.split('\n')[0]}` })),
     };
   }
   const result = podsSchema.safeParse(document.toJS() ?? []);
@@ -90,19 +79,15 @@ export function parsePodsFile(text: string): PodsFileResult {
   return {
     ok: false,
     errors: result.error.issues.map((issue) => {
-      const offset = nodeAt(document, issue.path)?.range?.[0] ?? 0;
-      const { line, col } = lineCounter.linePos(offset);
       const unknown = issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}: ` : '';
-      return { line, column: col, path: issue.path.map(String).join('.'), message: unknown + issue.message };
+      return { ...positionOfNode(lineCounter, nodeAtPath(document, issue.path)), path: issue.path.map(String).join('.'), message: unknown + issue.message };
     }),
   };
 }
 
-/** "line 3, column 7: 0.containers.0.resources.limits.cpu: ..." one error per line. */
+/** One line per error: "FILE:3:7: 0.containers.0.resources.limits.cpu: ...". */
 export function formatPodsFileErrors(source: string, errors: readonly PodsFileError[]): string {
-  return errors
-    .map((error) => `${source}:${error.line}:${error.column}: ${error.path === '' ? '' : `${error.path}: `}${error.message}`)
-    .join('\n');
+  return errors.map((error) => formatYamlError(source, error, error.path, error.message)).join('\n');
 }
 
 /** The placement requests of a pod's containers, with the pod's QoS class. */

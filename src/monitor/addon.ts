@@ -39,6 +39,38 @@ export interface NativeErrno {
   readonly error?: string;
 }
 
+export interface NativePacedOptions {
+  moveShared: boolean;
+  budgetNs: number;
+  /** 0: uncapped. */
+  maxBytesPerSec: number;
+  maxRetries: number;
+  retryDelayNs: number;
+  pageBytes: number;
+  recordCalls: boolean;
+}
+
+export interface NativeProgressFields {
+  pagesSeen: number;
+  pagesMoved: number;
+  pagesAlreadyThere: number;
+  pagesRetried: number;
+  calls: number;
+  maxCallNs: number;
+  elapsedNs: number;
+  queryNs: number;
+  moveNs: number;
+  pacingNs: number;
+}
+
+export type NativePacedResult = NativeProgressFields & {
+  /** Pages that failed for good by errno; "0": the kernel kept the page on another node. */
+  failedByErrno: Record<string, number>;
+  cancelled: boolean;
+  callPages: Uint32Array;
+  callNs: Float64Array;
+} & NativeErrno;
+
 export interface NativeAddon {
   openCounters(options: {
     cgroupPath?: string;
@@ -56,12 +88,14 @@ export interface NativeAddon {
     cpuToNode: number[],
     keyByV1MemoryCgroup: boolean,
   ): Promise<{ programs?: NativeNumaPrograms; reason?: string }>;
-  movePagesToNode(
+  /** The whole paced move on an addon thread; progress after every kernel call, then the result. */
+  movePagesPaced(
     pid: number,
     addresses: BigUint64Array,
     targetNode: number,
-    moveShared: boolean,
-  ): Promise<{ before: Int32Array; after: Int32Array; elapsedNs: number; moveNs: number } & NativeErrno>;
+    options: NativePacedOptions,
+    onProgress?: (progress: NativeProgressFields) => void,
+  ): { promise: Promise<NativePacedResult>; cancel(): void };
   queryPageNodes(pid: number, addresses: BigUint64Array): Promise<{ nodes: Int32Array } & NativeErrno>;
   migratePages(pid: number, fromNodes: number[], toNodes: number[]): Promise<{ notMoved: number; elapsedNs: number } & NativeErrno>;
   /** "" when move_pages works in this process, else why not. */

@@ -1,11 +1,11 @@
 // Moves a process's memory between NUMA nodes with move_pages(2) in batches that each stay within
-// a time budget, paced by a bandwidth cap, off the event loop (every call runs on a libuv worker
-// thread), retrying pages that fail transiently, cancellable. migrate_pages(2) moves a whole process
-// at once where that is what the caller wants.
+// a time budget, paced by a bandwidth cap, retrying pages that fail transiently, cancellable. The
+// pages are listed once here; the whole paced loop then runs on one addon thread (a round trip
+// through the event loop per batch cost as much as the batch under emulation), reporting progress
+// after every call. migrate_pages(2) moves a whole process at once where that is what the caller wants.
 import { open, readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { loadAddon, type NativeAddon } from './addon.js';
-import { classifyBatch, errnoName, initialBatchPages, nextBatchPages, paceDelayMs } from './migration-pacing.js';
+import { loadAddon, type NativeProgressFields } from './addon.js';
+import { errnoName, nameFailures } from './migration-pacing.js';
 import { parseProcMaps, selectPrivateWritable, type MappingRange } from './numa-maps.js';
 
 export interface MovePagesOptions {
@@ -20,14 +20,23 @@ export interface MovePagesOptions {
   readonly maxRetries?: number;
   /** Also move pages other processes map (MPOL_MF_MOVE_ALL; needs CAP_SYS_NICE). */
   readonly moveShared?: boolean;
+  /** Keep every move call's page count and duration in the result's callLog (benchmarks, tests). */
+  readonly recordCalls?: boolean;
 }
 
 export interface MigrationProgress {
   readonly pagesSeen: number;
   readonly pagesMoved: number;
   readonly pagesAlreadyThere: number;
+  /** pagesMoved in bytes: each listed page is one base page, also inside a huge page. */
   readonly bytesMoved: number;
+  /** Kernel calls so far: the queries of where pages are, then the moves. */
   readonly calls: number;
+  readonly elapsedMs: number;
+}
+
+export interface MigrationCall {
+  readonly pages: number;
   readonly elapsedMs: number;
 }
 
@@ -35,7 +44,13 @@ export interface MigrationResult extends MigrationProgress {
   readonly pagesFailedByErrno: Readonly<Record<string, number>>;
   readonly pagesRetried: number;
   readonly maxCallMs: number;
+  /** Where the time went: inside query calls, inside move calls, asleep (cap, retry delay). */
+  readonly queryMs: number;
+  readonly moveMs: number;
+  readonly pacingMs: number;
   readonly cancelled: boolean;
+  /** With recordCalls: every move call. */
+  readonly callLog?: readonly MigrationCall[];
   /** Why the migration stopped early (the process exited, permission denied, ...). */
   readonly error?: string;
 }
@@ -45,6 +60,7 @@ const pagemapChunkPages = 16384;
 const pagemapPresent = 1n << 63n;
 const pagemapFileOrShared = 1n << 61n;
 const retryDelayMs = 10;
+const defaultBudgetMs = 20;
 
 /** What to do when a whole move_pages call fails. */
 const callHints: Record<string, string> = {
@@ -54,12 +70,32 @@ const callHints: Record<string, string> = {
   ESRCH: ': the process has exited',
 };
 
+/** A growable list of page addresses, handed to the addon without copying into a JS array. */
+class PageList {
+  private addresses = new BigUint64Array(pagemapChunkPages);
+  length = 0;
+
+  push(address: bigint): void {
+    if (this.length === this.addresses.length) {
+      const grown = new BigUint64Array(this.addresses.length * 2);
+      grown.set(this.addresses);
+      this.addresses = grown;
+    }
+    this.addresses[this.length++] = address;
+  }
+
+  toArray(): BigUint64Array {
+    return this.addresses.subarray(0, this.length);
+  }
+}
+
 /**
  * The present, exclusively anonymous pages of the given mappings, from /proc/PID/pagemap (file
  * and shared pages are the page cache's; they stay put). Without pagemap access every page of the
  * mappings is listed and move_pages reports the absent ones.
  */
-async function* listPages(pid: number, ranges: readonly MappingRange[], pageBytes: number): AsyncGenerator<number[]> {
+async function listPages(pid: number, ranges: readonly MappingRange[], pageBytes: number): Promise<BigUint64Array> {
+  const pages = new PageList();
   let pagemap;
   try {
     pagemap = await open(`/proc/${pid}/pagemap`, 'r');
@@ -71,121 +107,96 @@ async function* listPages(pid: number, ranges: readonly MappingRange[], pageByte
     for (const range of ranges) {
       for (let first = range.start; first < range.end; first += pagemapChunkPages * pageBytes) {
         const count = Math.min(pagemapChunkPages, (range.end - first) / pageBytes);
-        const pages: number[] = [];
         if (pagemap === undefined) {
-          for (let index = 0; index < count; index++) pages.push(first + index * pageBytes);
-        } else {
-          const { bytesRead } = await pagemap.read(buffer, 0, count * 8, (first / pageBytes) * 8);
-          for (let index = 0; index < bytesRead / 8; index++) {
-            const entry = buffer.readBigUInt64LE(index * 8);
-            if ((entry & pagemapPresent) !== 0n && (entry & pagemapFileOrShared) === 0n) pages.push(first + index * pageBytes);
-          }
+          for (let index = 0; index < count; index++) pages.push(BigInt(first + index * pageBytes));
+          continue;
         }
-        if (pages.length > 0) yield pages;
+        const { bytesRead } = await pagemap.read(buffer, 0, count * 8, (first / pageBytes) * 8);
+        for (let index = 0; index < bytesRead / 8; index++) {
+          const entry = buffer.readBigUInt64LE(index * 8);
+          if ((entry & pagemapPresent) !== 0n && (entry & pagemapFileOrShared) === 0n) pages.push(BigInt(first + index * pageBytes));
+        }
       }
     }
   } finally {
     await pagemap?.close();
   }
+  return pages.toArray();
 }
 
-class Migration {
-  pagesSeen = 0;
-  pagesMoved = 0;
-  pagesAlreadyThere = 0;
-  pagesRetried = 0;
-  calls = 0;
-  maxCallMs = 0;
-  batchPages = initialBatchPages;
-  failedByErrno: Record<string, number> = {};
-  error: string | undefined;
-  readonly started = performance.now();
-
-  constructor(
-    readonly addon: NativeAddon,
-    readonly options: MovePagesOptions,
-  ) {}
-
-  get bytesMoved(): number {
-    return this.pagesMoved * this.addon.pageSizeBytes;
-  }
-
-  get stopped(): boolean {
-    return this.error !== undefined || this.options.signal?.aborted === true;
-  }
-
-  progress(): MigrationProgress {
-    const { pagesSeen, pagesMoved, pagesAlreadyThere, bytesMoved, calls } = this;
-    return { pagesSeen, pagesMoved, pagesAlreadyThere, bytesMoved, calls, elapsedMs: performance.now() - this.started };
-  }
-
-  /** Moves the pages in budget-sized calls; returns the pages to retry. */
-  async run(pages: readonly number[], retriesLeft: boolean): Promise<number[]> {
-    const retry: number[] = [];
-    const { pid, targetNode, budgetMs = 20, maxBytesPerSec, moveShared = false } = this.options;
-    for (let offset = 0; offset < pages.length && !this.stopped; ) {
-      const batch = pages.slice(offset, offset + this.batchPages);
-      offset += batch.length;
-      const result = await this.addon.movePagesToNode(pid, BigUint64Array.from(batch, BigInt), targetNode, moveShared);
-      const callMs = result.elapsedNs / 1e6;
-      this.calls++;
-      this.maxCallMs = Math.max(this.maxCallMs, callMs);
-      if (result.errno !== undefined) {
-        this.error = `move_pages on pid ${pid} failed: ${result.error} (${errnoName(result.errno)})${callHints[errnoName(result.errno)] ?? ''}`;
-        break;
-      }
-      const outcome = classifyBatch(result.before, result.after, targetNode, retriesLeft);
-      this.pagesMoved += outcome.moved;
-      this.pagesAlreadyThere += outcome.alreadyThere;
-      for (const [name, count] of Object.entries(outcome.failedByErrno)) this.failedByErrno[name] = (this.failedByErrno[name] ?? 0) + count;
-      for (const index of outcome.retry) retry.push(batch[index] as number);
-      this.batchPages = nextBatchPages(batch.length, callMs, budgetMs);
-      this.options.onProgress?.(this.progress());
-      const delayMs = paceDelayMs(this.bytesMoved, performance.now() - this.started, maxBytesPerSec);
-      if (delayMs > 0) await sleep(delayMs, undefined, { signal: this.options.signal }).catch(() => undefined);
-    }
-    return retry;
-  }
-
-  result(): MigrationResult {
-    return {
-      ...this.progress(),
-      pagesFailedByErrno: this.failedByErrno,
-      pagesRetried: this.pagesRetried,
-      maxCallMs: this.maxCallMs,
-      cancelled: this.options.signal?.aborted === true,
-      ...(this.error === undefined ? {} : { error: this.error }),
-    };
-  }
+function emptyResult(error: string | undefined, cancelled: boolean): MigrationResult {
+  return {
+    pagesSeen: 0,
+    pagesMoved: 0,
+    pagesAlreadyThere: 0,
+    bytesMoved: 0,
+    calls: 0,
+    elapsedMs: 0,
+    pagesFailedByErrno: {},
+    pagesRetried: 0,
+    maxCallMs: 0,
+    queryMs: 0,
+    moveMs: 0,
+    pacingMs: 0,
+    cancelled,
+    ...(error === undefined ? {} : { error }),
+  };
 }
 
 export async function movePages(options: MovePagesOptions): Promise<MigrationResult> {
   const addon = loadAddon();
-  const migration = new Migration(addon, options);
-  const maxRetries = options.maxRetries ?? 3;
-  let ranges: MappingRange[];
+  const { pid, targetNode, signal } = options;
+  const aborted = (): boolean => signal?.aborted === true;
+  if (aborted()) return emptyResult(undefined, true);
+  let pages: BigUint64Array;
   try {
-    ranges = selectPrivateWritable(parseProcMaps(await readFile(`/proc/${options.pid}/maps`, 'utf8')));
+    const ranges = selectPrivateWritable(parseProcMaps(await readFile(`/proc/${pid}/maps`, 'utf8')));
+    pages = await listPages(pid, ranges, addon.pageSizeBytes);
   } catch (error) {
-    migration.error = `cannot read /proc/${options.pid}/maps: ${(error as Error).message} (has the process exited?)`;
-    return migration.result();
+    return emptyResult(`cannot read /proc/${pid}/maps and pagemap: ${(error as Error).message} (has the process exited?)`, false);
   }
-  let retry: number[] = [];
-  try {
-    for await (const pages of listPages(options.pid, ranges, addon.pageSizeBytes)) {
-      migration.pagesSeen += pages.length;
-      retry.push(...(await migration.run(pages, maxRetries > 0)));
-      if (migration.stopped) break;
-    }
-  } catch (error) {
-    migration.error = `cannot read /proc/${options.pid}/pagemap: ${(error as Error).message} (has the process exited?)`;
-  }
-  for (let round = 1; round <= maxRetries && retry.length > 0 && !migration.stopped; round++) {
-    migration.pagesRetried += retry.length;
-    await sleep(retryDelayMs);
-    retry = await migration.run(retry, round < maxRetries);
-  }
-  return migration.result();
+  if (aborted()) return emptyResult(undefined, true);
+  const pageBytes = addon.pageSizeBytes;
+  const toProgress = (native: NativeProgressFields): MigrationProgress => ({
+    pagesSeen: native.pagesSeen,
+    pagesMoved: native.pagesMoved,
+    pagesAlreadyThere: native.pagesAlreadyThere,
+    bytesMoved: native.pagesMoved * pageBytes,
+    calls: native.calls,
+    elapsedMs: native.elapsedNs / 1e6,
+  });
+  const { onProgress } = options;
+  const job = addon.movePagesPaced(
+    pid,
+    pages,
+    targetNode,
+    {
+      moveShared: options.moveShared ?? false,
+      budgetNs: (options.budgetMs ?? defaultBudgetMs) * 1e6,
+      maxBytesPerSec: options.maxBytesPerSec ?? 0,
+      maxRetries: options.maxRetries ?? 3,
+      retryDelayNs: retryDelayMs * 1e6,
+      pageBytes,
+      recordCalls: options.recordCalls ?? false,
+    },
+    onProgress === undefined ? undefined : (native) => onProgress(toProgress(native)),
+  );
+  const cancel = () => job.cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
+  const native = await job.promise.finally(() => signal?.removeEventListener('abort', cancel));
+  const name = native.errno === undefined ? undefined : errnoName(native.errno);
+  return {
+    ...toProgress(native),
+    pagesFailedByErrno: nameFailures(native.failedByErrno),
+    pagesRetried: native.pagesRetried,
+    maxCallMs: native.maxCallNs / 1e6,
+    queryMs: native.queryNs / 1e6,
+    moveMs: native.moveNs / 1e6,
+    pacingMs: native.pacingNs / 1e6,
+    cancelled: native.cancelled,
+    ...(options.recordCalls === true ? { callLog: Array.from(native.callPages, (callPages, index) => ({ pages: callPages, elapsedMs: (native.callNs[index] ?? 0) / 1e6 })) } : {}),
+    ...(name === undefined ? {} : { error: `move_pages on pid ${pid} failed: ${native.error} (${name})${callHints[name] ?? ''}` }),
+  };
 }
 
 export interface WholeMigrationResult {

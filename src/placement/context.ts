@@ -5,6 +5,7 @@ import type { Policy } from '../config/types.js';
 import { CpuSet } from '../topology/cpuset.js';
 import { distance as distanceBetween } from '../topology/queries.js';
 import type { Topology } from '../topology/types.js';
+import { memoized } from './memo.js';
 import { takeReservedCpus } from './reserved.js';
 
 /** A physical core: its online CPUs and the cache instances they use. */
@@ -66,17 +67,8 @@ const contexts = new WeakMap<Topology, WeakMap<Policy, PlacementContext>>();
 
 /** The context of a topology and policy, built on first use and kept while both live. */
 export function placementContext(topology: Topology, policy: Policy): PlacementContext {
-  let byPolicy = contexts.get(topology);
-  if (byPolicy === undefined) {
-    byPolicy = new WeakMap();
-    contexts.set(topology, byPolicy);
-  }
-  let context = byPolicy.get(policy);
-  if (context === undefined) {
-    context = createPlacementContext(topology, policy);
-    byPolicy.set(policy, context);
-  }
-  return context;
+  const byPolicy = memoized(contexts, topology, () => new WeakMap<Policy, PlacementContext>());
+  return memoized(byPolicy, policy, () => createPlacementContext(topology, policy));
 }
 
 export function createPlacementContext(topology: Topology, policy: Policy): PlacementContext {

@@ -4,6 +4,7 @@
 import { CpuSet } from '../topology/cpuset.js';
 import { AllocationMap } from './allocation-map.js';
 import type { PlacementContext } from './context.js';
+import { memoized } from './memo.js';
 import type { Allocation, Allocations } from './types.js';
 
 export interface Usage {
@@ -27,29 +28,20 @@ export interface SharedPool {
 const cachedUsage = new WeakMap<PlacementContext, WeakMap<Allocations, Usage>>();
 
 function cacheOf(context: PlacementContext): WeakMap<Allocations, Usage> {
-  let cache = cachedUsage.get(context);
-  if (cache === undefined) {
-    cache = new WeakMap();
-    cachedUsage.set(context, cache);
-  }
-  return cache;
+  return memoized(cachedUsage, context, () => new WeakMap<Allocations, Usage>());
 }
 
 /** The usage of some allocations: remembered for maps the engine made, else counted afresh. */
 export function usageOf(context: PlacementContext, allocations: Allocations): Usage {
-  const cache = cacheOf(context);
-  let usage = cache.get(allocations);
-  if (usage === undefined) {
-    usage = {
+  return memoized(cacheOf(context), allocations, () => {
+    const usage: Usage = {
       owned: new Uint8Array(context.cpuSlots),
       pinnedMilli: new Float64Array(context.nodes.length),
       committedBytes: new Float64Array(context.nodes.length),
     };
-    const fresh = usage;
-    allocations.forEach((allocation) => count(context, fresh, allocation, 1));
-    cache.set(allocations, usage);
-  }
-  return usage;
+    allocations.forEach((allocation) => count(context, usage, allocation, 1));
+    return usage;
+  });
 }
 
 /**

@@ -22,11 +22,17 @@ function appendHistory(history: readonly HistoryEntry[], entries: readonly Histo
   return all.length > historyLimit ? all.slice(all.length - historyLimit) : all;
 }
 
-/** History entries for the containers another decision changed (shared pool shrank or grew). */
-function updateEntries(allocations: Allocations, updates: readonly CpusetUpdate[], at: string, reasons: readonly string[]): HistoryEntry[] {
+/** History entries for the containers a decision changed, as they are after it. */
+function changedEntries(
+  allocations: Allocations,
+  updates: readonly CpusetUpdate[],
+  action: 'update' | 'move',
+  at: string,
+  reasons: readonly string[],
+): HistoryEntry[] {
   return updates.flatMap((update) => {
     const allocation = allocations.get(update.id);
-    return allocation === undefined ? [] : [entryOf(allocation, 'update', at, reasons)];
+    return allocation === undefined ? [] : [entryOf(allocation, action, at, reasons)];
   });
 }
 
@@ -58,7 +64,7 @@ export function withAdmission(snapshot: StateSnapshot, admission: Admission): St
   containers.set(admission.container.id, admission.container);
   const entries = [
     entryOf(admission.allocation, admission.action, admission.at, admission.allocation.reasons),
-    ...updateEntries(admission.allocations, admission.updates, admission.at, [`shared pool changed when ${admission.allocation.id} was placed`]),
+    ...changedEntries(admission.allocations, admission.updates, 'update', admission.at, [`shared pool changed when ${admission.allocation.id} was placed`]),
   ];
   return { ...snapshot, allocations: admission.allocations, containers, history: appendHistory(snapshot.history, entries) };
 }
@@ -78,28 +84,24 @@ export function withRelease(snapshot: StateSnapshot, release: Release): StateSna
   containers.delete(release.id);
   const entries = [
     ...(released === undefined ? [] : [entryOf(released, 'release', release.at, release.reasons)]),
-    ...updateEntries(release.allocations, release.updates, release.at, [`shared pool changed when ${release.id} was released`]),
+    ...changedEntries(release.allocations, release.updates, 'update', release.at, [`shared pool changed when ${release.id} was released`]),
   ];
   return { ...snapshot, allocations: release.allocations, containers, history: appendHistory(snapshot.history, entries) };
 }
 
 /** Containers moved by a decision about them (the rebalancer) rather than about another one. */
 export function withMoves(snapshot: StateSnapshot, allocations: Allocations, updates: readonly CpusetUpdate[], reasons: readonly string[], at: string): StateSnapshot {
-  const entries = updates.flatMap((update) => {
-    const allocation = allocations.get(update.id);
-    return allocation === undefined ? [] : [entryOf(allocation, 'move', at, reasons)];
-  });
-  return { ...snapshot, allocations, history: appendHistory(snapshot.history, entries) };
+  return { ...snapshot, allocations, history: appendHistory(snapshot.history, changedEntries(allocations, updates, 'move', at, reasons)) };
 }
 
-/** The runtime answered a create: the pending allocation takes the container's real id. */
-export function withBinding(snapshot: StateSnapshot, pendingId: string, containerId: string, at: string): StateSnapshot {
+/**
+ * The runtime answered a create: the pending allocation takes the container's real id.
+ * `allocations` are the snapshot's with the pending key renamed (the placement engine's rename).
+ */
+export function withBinding(snapshot: StateSnapshot, allocations: Allocations, pendingId: string, containerId: string, at: string): StateSnapshot {
   const allocation = snapshot.allocations.get(pendingId);
   const record = snapshot.containers.get(pendingId);
   if (allocation === undefined || record === undefined) return snapshot;
-  const allocations = new Map(snapshot.allocations);
-  allocations.delete(pendingId);
-  allocations.set(containerId, { ...allocation, id: containerId });
   const containers = new Map(snapshot.containers);
   containers.delete(pendingId);
   containers.set(containerId, { ...record, id: containerId, phase: 'created' });

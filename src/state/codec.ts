@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Allocation } from '../placement/types.js';
 import { CpuSet } from '../topology/cpuset.js';
-import type { SnapshotResult, StateProblem, StateSnapshot } from './types.js';
+import { rebuildHint, type SnapshotResult, type StateProblem, type StateSnapshot } from './types.js';
 
 export const checkpointKind = 'cri-rebalancer/state';
 export const checkpointVersion = 1;
@@ -56,6 +56,8 @@ const allocationSchema = z.object({
   pool,
   exclusive: z.boolean(),
   reasons: z.array(z.string()),
+  /** A shared container pinned to one node's shared CPUs keeps that node across a restart. */
+  pinnedNode: z.number().int().nonnegative().optional(),
 });
 
 const payloadSchema = z.object({
@@ -108,8 +110,6 @@ export function formatCheckpoint(snapshot: StateSnapshot): string {
   const payload = payloadOf(snapshot);
   return `${JSON.stringify({ kind: checkpointKind, version: checkpointVersion, checksum: checksumOf(payload), payload }, null, 1)}\n`;
 }
-
-const rebuildHint = 'start the daemon with --rebuild-state to rebuild the allocations from the runtime';
 
 function problem(code: StateProblem['code'], message: string): SnapshotResult {
   return { ok: false, problem: { code, message } };

@@ -14,6 +14,11 @@ export interface PlacementEngine {
    * runtime reported none (the container may use every CPU or node).
    */
   adopt(allocations: Allocations, id: string, request: ContainerRequest, cpus: CpuSet | null, mems: CpuSet | null): PlacementResult;
+  /**
+   * The allocations with `fromId`'s allocation under `toId` (a pending create bound to the
+   * runtime's id), kept in the engine's own map so the next decision need not count afresh.
+   */
+  rename(allocations: Allocations, fromId: string, toId: string): Allocations;
   /** The CPUs of the shared pool under these allocations. */
   sharedPool(allocations: Allocations): CpuSet;
   /** The reserved CPUs (system pods only). */

@@ -7,19 +7,15 @@
 //   been pending far longer than any create takes, and nothing is adopted while a create is in
 //   flight (its container may already be listed before its response arrives).
 import type { PlacementEngine, RuntimeContainerSummary, RuntimePort, RuntimeSandboxSummary } from './ports.js';
-import { withAdmission, withPod, withRelease, withoutPod } from './changes.js';
+import { withAdmission, withPod, withoutPod } from './changes.js';
+import { withReleases, type ContainerRelease } from './releases.js';
 import type { AllocationStore } from './store.js';
 import type { CpusetUpdate } from '../placement/types.js';
 import type { PodRecord, StateSnapshot } from './types.js';
 import { finalUpdates, type CpusetApplier } from './apply-updates.js';
 
-export interface ReconcileRelease {
-  readonly id: string;
-  readonly reason: string;
-}
-
 export interface ReconcilePlan {
-  readonly release: readonly ReconcileRelease[];
+  readonly release: readonly ContainerRelease[];
   /** Live containers the state does not know. */
   readonly adopt: readonly RuntimeContainerSummary[];
   readonly addPods: readonly RuntimeSandboxSummary[];
@@ -45,7 +41,7 @@ const defaultPendingTimeoutMs = 5 * 60_000;
 export function planReconcile(snapshot: StateSnapshot, view: RuntimeView, options: ReconcileOptions): ReconcilePlan {
   const timeoutMs = options.pendingTimeoutMs ?? defaultPendingTimeoutMs;
   const live = new Map(view.containers.map((container) => [container.id, container]));
-  const release: ReconcileRelease[] = [];
+  const release: ContainerRelease[] = [];
   let pendingInFlight = false;
   for (const record of snapshot.containers.values()) {
     if (record.phase === 'pending') {
@@ -86,7 +82,7 @@ export interface ReconcileDeps {
 }
 
 export interface ReconcileSummary {
-  readonly released: readonly ReconcileRelease[];
+  readonly released: readonly ContainerRelease[];
   readonly adopted: readonly string[];
   readonly podsAdded: number;
   readonly podsRemoved: number;
@@ -113,14 +109,9 @@ export async function reconcileWithRuntime(deps: ReconcileDeps, options: Reconci
     const [sandboxes, containers] = await Promise.all([runtime.listSandboxes(), runtime.listContainers()]);
     const plan = planReconcile(store.snapshot, { sandboxes, containers }, options);
     const at = store.now();
-    let next = store.snapshot;
-    const updates: CpusetUpdate[] = [];
-    for (const { id, reason } of plan.release) {
-      if (!next.allocations.has(id) && !next.containers.has(id)) continue;
-      const released = next.allocations.has(id) ? engine.release(next.allocations, id) : { allocations: next.allocations, updates: [] };
-      next = withRelease(next, { id, allocations: released.allocations, updates: released.updates, reasons: [reason], at });
-      updates.push(...released.updates);
-    }
+    const releases = withReleases(store.snapshot, engine, plan.release, at);
+    let next = releases.snapshot;
+    const updates: CpusetUpdate[] = [...releases.updates];
     for (const sandbox of plan.addPods) next = withPod(next, podOf(sandbox, null));
     for (const id of plan.removePods) next = withoutPod(next, id);
     const adopted: string[] = [];

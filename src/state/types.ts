@@ -63,6 +63,9 @@ export const emptySnapshot: StateSnapshot = {
   history: [],
 };
 
+/** What every message about an unusable checkpoint ends with: the way out. */
+export const rebuildHint = 'start the daemon with --rebuild-state to rebuild the allocations from the runtime';
+
 /** Why a checkpoint cannot be used; `message` says what to do. */
 export type StateProblemCode = 'unreadable' | 'corrupt' | 'foreign' | 'unsupported-version' | 'checksum-mismatch' | 'machine-mismatch' | 'conflict';
 

@@ -3,9 +3,7 @@
 // would make the daemon hand out CPUs it cannot keep its promises about.
 import { CpuSet } from '../topology/cpuset.js';
 import type { Topology } from '../topology/types.js';
-import type { StateProblem, StateSnapshot } from './types.js';
-
-const rebuildHint = 'start the daemon with --rebuild-state to rebuild the allocations from the runtime';
+import { rebuildHint, type StateProblem, type StateSnapshot } from './types.js';
 
 export function validateSnapshot(snapshot: StateSnapshot, topology: Topology, source: string): StateProblem | null {
   const nodes = CpuSet.of(topology.nodes.map((node) => node.id));

@@ -93,15 +93,21 @@ export interface LogLine {
   readonly [key: string]: unknown;
 }
 
-export function memoryLogger(): { log: Logger; lines: LogLine[] } {
+/** A stream that keeps the JSON log lines written to it (give it to pino or the daemon). */
+export function memoryLogSink(): { stream: Writable; lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const sink = new Writable({
+  const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
       for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as LogLine);
       done();
     },
   });
-  return { log: pino({ level: 'debug' }, sink), lines };
+  return { stream, lines };
+}
+
+export function memoryLogger(): { log: Logger; lines: LogLine[] } {
+  const { stream, lines } = memoryLogSink();
+  return { log: pino({ level: 'debug' }, stream), lines };
 }
 
 export interface DaemonParts {
@@ -132,4 +138,16 @@ export function daemonParts(placement: Partial<Policy['placement']> = {}, snapsh
   };
   (parts as { engine: PlacementEngine }).engine = bindPlacementEngine(twoNodeTopology, () => parts.policy);
   return parts;
+}
+
+/** Quiet stderr while `work` runs (start-up failures print their message there); returns what was written. */
+export async function capturingStderr<T>(work: () => Promise<T>): Promise<{ result: T; stderr: string }> {
+  const written: string[] = [];
+  const original = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+  try {
+    return { result: await work(), stderr: written.join('') };
+  } finally {
+    process.stderr.write = original;
+  }
 }

@@ -88,6 +88,7 @@ t.test('pods file: every error names its line', async (t) => {
     ['name: a\n', 'not a list', /^pods.yaml:1:1: the pods file is a YAML list/],
     ['- name: a\n  annotations: {x: true}\n  containers: [{name: c}]\n', 'an unquoted annotation', /^pods.yaml:2:\d+: 0\.annotations\.x: annotation values are strings/],
     ['- namespace: x\n  containers: [{name: c}]\n', 'no name', /^pods.yaml:1:\d+: 0\.name: must be a name/],
+    ['- name: a\n  annotations:\n    1: 2\n  containers: [{name: c}]\n', 'a number-like key points at its value', /^pods.yaml:3:8: 0\.annotations\.1: annotation values are strings/],
   ];
   for (const [text, name, expected] of cases) {
     const result = parsePodsFile(text);

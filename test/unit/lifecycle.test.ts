@@ -22,6 +22,7 @@ import { GrpcStatus, runtimeMethods, type CallResult, type GrpcError, type Inter
 import type { UnaryMethod } from '../../src/cri/methods.js';
 import type { RuntimeClient } from '../../src/cri/runtime-client.js';
 import { createRuntimePort, parseCgroupParentOfPath } from '../../src/cri/runtime-port.js';
+import { AllocationMap } from '../../src/placement/allocation-map.js';
 import { parseCheckpoint } from '../../src/state/codec.js';
 import { CpuSet } from '../../src/topology/cpuset.js';
 import { daemonParts, type DaemonParts } from '../helpers/daemon-fakes.js';
@@ -145,6 +146,7 @@ t.test('a Guaranteed container gets an exclusive CPU; running shared containers 
   t.match(allocation, { pool: 'exclusive', exclusive: true });
   t.equal(setup.store.snapshot.containers.get('c-gold')?.phase, 'created');
   t.notOk([...setup.store.snapshot.allocations.keys()].some((id) => id.startsWith('pending:')), 'bound');
+  t.ok(setup.store.snapshot.allocations instanceof AllocationMap, "bound through the engine: its map is kept, not copied into a plain Map");
   const placed = setup.lines.find((line) => line.msg === 'placed' && line.pod === 'gold');
   t.match(placed, { level: 30, pool: 'exclusive', qos: 'Guaranteed', reasons: Array, sharedUpdates: 1 }, 'one info line with the reasons');
 });

@@ -7,15 +7,7 @@ import { join } from 'node:path';
 import { addonStatus, explainLoadFailure, loadAddon } from '../../src/monitor/addon.js';
 import type { Capabilities } from '../../src/monitor/capabilities.js';
 import { formatCapabilities } from '../../src/monitor/capabilities-format.js';
-import {
-  classifyBatch,
-  errnoName,
-  initialBatchPages,
-  maxBatchPages,
-  minBatchPages,
-  nextBatchPages,
-  paceDelayMs,
-} from '../../src/monitor/migration-pacing.js';
+import { errnoName, nameFailures } from '../../src/monitor/migration-pacing.js';
 import { cpuToNodeOf, decodeCounts, discoverCgroupKeying, loadNumaPrograms } from '../../src/monitor/numa-programs.js';
 import { CpuSet } from '../../src/topology/cpuset.js';
 import type { Topology } from '../../src/topology/types.js';
@@ -26,36 +18,9 @@ function tempDir(t: Test): string {
   return dir;
 }
 
-t.test('batch size follows the time budget', async (t) => {
-  t.equal(initialBatchPages, 64);
-  t.equal(nextBatchPages(64, 1, 20), 128, 'fast calls grow, at most doubling');
-  t.equal(nextBatchPages(1000, 40, 20), 300, 'a call over budget shrinks the next to 60% of the budget');
-  t.equal(nextBatchPages(1000, 10, 20), 1200);
-  t.equal(nextBatchPages(64, 0, 20), 128, 'an unmeasurably fast call doubles');
-  t.equal(nextBatchPages(100, 1000, 20), minBatchPages, 'never below the minimum');
-  t.equal(nextBatchPages(maxBatchPages, 0.001, 20), maxBatchPages, 'never above the maximum');
-});
-
-t.test('pacing honours the bandwidth cap', async (t) => {
-  t.equal(paceDelayMs(10 << 20, 50, undefined), 0, 'no cap: no wait');
-  t.equal(paceDelayMs(10 << 20, 50, 0), 0);
-  t.equal(paceDelayMs(100 << 20, 500, 100 << 20), 500, '100 MiB at 100 MiB/s takes 1 s');
-  t.equal(paceDelayMs(10 << 20, 500, 100 << 20), 0, 'already slower than the cap');
-});
-
-t.test('page outcomes by status', async (t) => {
-  const ENOENT = -2;
-  const EBUSY = -16;
-  const EACCES = -13;
-  const before = Int32Array.from([1, 0, 0, ENOENT, 0, 0, 0]);
-  const after = Int32Array.from([1, 1, ENOENT, ENOENT, EBUSY, EACCES, 0]);
-  t.same(classifyBatch(before, after, 1, true), {
-    moved: 1,
-    alreadyThere: 1,
-    retry: [2, 3, 4],
-    failedByErrno: { EACCES: 1, ENOTMOVED: 1 },
-  });
-  t.same(classifyBatch(before, after, 1, false).failedByErrno, { ENOENT: 2, EBUSY: 1, EACCES: 1, ENOTMOVED: 1 }, 'no retries left: transient failures count');
+t.test('page outcomes by errno name', async (t) => {
+  t.same(nameFailures({ '13': 1, '0': 2, '2': 3 }), { EACCES: 1, ENOTMOVED: 2, ENOENT: 3 });
+  t.same(nameFailures({}), {});
   t.equal(errnoName(2), 'ENOENT');
   t.equal(errnoName(99999), 'E99999');
 });

@@ -2,11 +2,15 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { defaultPolicy } from '../../src/config/defaults.js';
+import { AllocationMap } from '../../src/placement/allocation-map.js';
 import type { Allocation, ContainerRequest } from '../../src/placement/types.js';
 import { openCheckpointFile, type CheckpointFile } from '../../src/state/checkpoint-file.js';
+import { bindPlacementEngine } from '../../src/state/engine.js';
 import { pendingKey, withAdmission, withBinding, withMoves, withPod, withRelease, withoutPod } from '../../src/state/changes.js';
 import { canonicalJson, checksumOf, formatCheckpoint, parseCheckpoint } from '../../src/state/codec.js';
 import { Mutex } from '../../src/state/mutex.js';
+import { withReleases } from '../../src/state/releases.js';
 import { openStore } from '../../src/state/store.js';
 import { emptySnapshot, historyLimit, type StateSnapshot } from '../../src/state/types.js';
 import { validateSnapshot } from '../../src/state/validate.js';
@@ -16,6 +20,7 @@ import { qemuTwoNode } from '../fixtures/specs.js';
 import { generateSysfsTree } from '../helpers/sysfs-fixtures.js';
 
 const topology = discoverTopologySync(generateSysfsTree(qemuTwoNode).root);
+const engine = bindPlacementEngine(topology, () => defaultPolicy);
 const at = '2026-01-01T00:00:00.000Z';
 
 function request(container: string, qos: ContainerRequest['qos'] = 'Guaranteed'): ContainerRequest {
@@ -85,6 +90,40 @@ t.test('a checkpoint round-trips every field', async (t) => {
   t.match(JSON.parse(text), { kind: 'cri-rebalancer/state', version: 1, checksum: /^sha256:[0-9a-f]{64}$/ });
 });
 
+t.test('a shared container pinned to a node stays pinned there across a restart', async (t) => {
+  const pinning = bindPlacementEngine(topology, () => ({ ...defaultPolicy, placement: { ...defaultPolicy.placement, pinSharedToNode: true } }));
+  const shared = (id: string): ContainerRequest => request(id, 'Burstable');
+  const placed = pinning.place(emptySnapshot.allocations, 'p1', shared('p1'));
+  if (!placed.ok) return t.fail('places');
+  const pinnedNode = placed.decision.allocation.pinnedNode;
+  t.type(pinnedNode, 'number', 'placed pinned');
+  const before = withAdmission(emptySnapshot, {
+    ...placed.decision,
+    container: { id: 'p1', sandboxId: 'sb1', name: 'p1', phase: 'created', since: at },
+    action: 'admit',
+    at,
+  });
+  const text = formatCheckpoint(before);
+  t.equal(JSON.parse(text).payload.allocations[0].pinnedNode, pinnedNode, 'written');
+  const parsed = parseCheckpoint(text, 'f');
+  if (!parsed.ok) return t.fail('parses');
+  t.equal(parsed.snapshot.allocations.get('p1')?.pinnedNode, pinnedNode, 'read back');
+  t.equal(formatCheckpoint(parsed.snapshot), text, 'same text again');
+  // The pinned request still counts on its node: the next shared container goes to the other one.
+  const next = (allocations: StateSnapshot['allocations']) => {
+    const result = pinning.place(allocations, 'p2', shared('p2'));
+    return result.ok ? result.decision.allocation.pinnedNode : null;
+  };
+  t.not(next(parsed.snapshot.allocations), pinnedNode);
+  t.equal(next(parsed.snapshot.allocations), next(before.allocations), 'the same decision as before the restart');
+  const unpinned = parseCheckpoint(formatCheckpoint(sample), 'f');
+  t.ok(unpinned.ok && !('pinnedNode' in unpinned.snapshot.allocations.get('c2')!), 'absent stays absent');
+  const badNode = JSON.parse(text);
+  badNode.payload.allocations[0].pinnedNode = -1;
+  badNode.checksum = checksumOf(badNode.payload);
+  t.match(parseCheckpoint(JSON.stringify(badNode), 'f'), { ok: false, problem: { code: 'corrupt', message: /allocations\.0\.pinnedNode/ } });
+});
+
 t.test('a bad checkpoint says what is wrong and how to recover', async (t) => {
   const good = JSON.parse(formatCheckpoint(sample));
   const cases: [string, string, RegExp][] = [
@@ -124,7 +163,8 @@ t.test('changes record admissions, binds, moves and releases in the history', as
   const pending = pendingKey('7');
   let state = admit(emptySnapshot, [allocation(pending, '2')], pending, 'pending');
   t.equal(state.containers.get(pending)?.phase, 'pending');
-  state = withBinding(state, pending, 'abc', at);
+  state = withBinding(state, engine.rename(state.allocations, pending, 'abc'), pending, 'abc', at);
+  t.ok(state.allocations instanceof AllocationMap, "the engine's map is kept: the next decision need not count afresh");
   t.notOk(state.allocations.has(pending));
   t.equal(state.allocations.get('abc')?.id, 'abc');
   t.equal(state.containers.get('abc')?.phase, 'created');
@@ -135,7 +175,7 @@ t.test('changes record admissions, binds, moves and releases in the history', as
       ['abc', 'bind'],
     ],
   );
-  t.equal(withBinding(state, 'pending:99', 'x', at), state, 'unknown pending key: unchanged');
+  t.equal(withBinding(state, engine.rename(state.allocations, 'pending:99', 'x'), 'pending:99', 'x', at), state, 'unknown pending key: unchanged');
   state = admit(state, [allocation('s', '0-1,3', false)], 's');
   const moved = new Map(state.allocations);
   moved.set('abc', { ...allocation('abc', '3'), reasons: ['closer to its memory'] });
@@ -152,6 +192,27 @@ t.test('changes record admissions, binds, moves and releases in the history', as
   ]);
   t.equal(withoutPod(state, 'nope'), state);
   t.equal(withoutPod(withPod(state, { ...sample.pods.get('sb1')! }), 'sb1').pods.size, 0);
+});
+
+t.test('releasing several containers: each through the engine, unknown ids passed over', async (t) => {
+  const placed = engine.place(emptySnapshot.allocations, 'g', request('g'));
+  if (!placed.ok) return t.fail('places');
+  let state = withAdmission(emptySnapshot, { ...placed.decision, container: { id: 'g', sandboxId: 'sb1', name: 'g', phase: 'created', since: at }, action: 'admit', at });
+  state = { ...state, containers: new Map(state.containers).set('orphan', { id: 'orphan', sandboxId: null, name: 'o', phase: 'pending', since: at }) };
+  const released: string[] = [];
+  const counting = {
+    release: (allocations: StateSnapshot['allocations'], id: string) => {
+      released.push(id);
+      return engine.release(allocations, id);
+    },
+  };
+  const result = withReleases(state, counting, [{ id: 'g', reason: 'stopped' }, { id: 'nobody', reason: 'x' }, { id: 'orphan', reason: 'lost' }], at);
+  t.same(result.released, ['g', 'orphan']);
+  t.same(released, ['g'], 'a record without an allocation frees no CPUs: the engine is not asked');
+  t.equal(result.snapshot.allocations.size, 0);
+  t.equal(result.snapshot.containers.size, 0);
+  const releases = result.snapshot.history.filter((entry) => entry.action === 'release');
+  t.same(releases.map((entry) => [entry.container, entry.reasons]), [['g', ['stopped']]], 'the orphan had no allocation to record');
 });
 
 t.test('history is bounded', async (t) => {

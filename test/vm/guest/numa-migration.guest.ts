@@ -10,11 +10,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { addonStatus, loadAddon } from '../../../src/monitor/addon.js';
+import { addonStatus } from '../../../src/monitor/addon.js';
 import { parseNumaMaps, sumNumaMapsByNode } from '../../../src/monitor/numa-maps.js';
 import { cgroupIdOf, loadNumaPrograms } from '../../../src/monitor/numa-programs.js';
 import { anonBytesByNode, readContainerNumaStat } from '../../../src/monitor/numa-stat.js';
-import { movePages, type MigrationResult } from '../../../src/monitor/page-migration.js';
+import { movePages, type MigrationCall, type MigrationResult } from '../../../src/monitor/page-migration.js';
 import { discoverTopology } from '../../../src/topology/discover.js';
 import type { GuestCheck, GuestLayout } from '../guest-layout.js';
 import { createCgroup, createLineReader, enableCpusetAndMemory, removeCgroup, spawnInCgroup, writeCgroupFile } from './cgroup-v2.js';
@@ -176,25 +176,6 @@ guestTest(
   addonSkip,
 );
 
-interface CallRecord {
-  readonly pages: number;
-  readonly elapsedMs: number;
-  readonly moveMs: number;
-}
-
-/** Records every move_pages call the migrator makes, to report their spread beside its maximum. */
-function recordMoveCalls(): { calls: CallRecord[]; restore: () => void } {
-  const native = loadAddon();
-  const original = native.movePagesToNode;
-  const calls: CallRecord[] = [];
-  native.movePagesToNode = async (...args) => {
-    const result = await original.apply(native, args);
-    calls.push({ pages: args[1].length, elapsedMs: result.elapsedNs / 1e6, moveMs: result.moveNs / 1e6 });
-    return result;
-  };
-  return { calls, restore: () => (native.movePagesToNode = original) };
-}
-
 function percentile(values: readonly number[], fraction: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
@@ -214,7 +195,7 @@ const callBudgetMs = 20;
  * - the median call overall is within the budget.
  * The longest call, the 99th percentile and the count over budget are reported beside it.
  */
-function judgeCalls(calls: readonly CallRecord[]) {
+function judgeCalls(calls: readonly MigrationCall[]) {
   const largest = [...calls].sort((a, b) => b.pages - a.pages).slice(0, Math.ceil(calls.length / 10));
   return {
     largestBatchPages: largest.at(-1)?.pages ?? 0,
@@ -225,7 +206,7 @@ function judgeCalls(calls: readonly CallRecord[]) {
 
 interface AddonMove {
   readonly result: MigrationResult;
-  readonly calls: readonly CallRecord[];
+  readonly calls: readonly MigrationCall[];
   readonly maxEventLoopDelayMs: number;
 }
 
@@ -244,15 +225,14 @@ async function moveThroughAddon(cgroupName: string, thpMode: string): Promise<Ad
     writeCgroupFile(touched.cgroup, 'cpuset.cpus', nodeCpus(targetNode));
     const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
     eventLoopDelay.enable();
-    const recorder = recordMoveCalls();
-    const result = await movePages({ pid: touched.pid, targetNode, budgetMs: callBudgetMs }).finally(recorder.restore);
+    const result = await movePages({ pid: touched.pid, targetNode, budgetMs: callBudgetMs, recordCalls: true });
     eventLoopDelay.disable();
     assert.equal(result.error, undefined, 'the migration ran to the end');
     assert.deepEqual(result.pagesFailedByErrno, {}, 'no page failed for good');
     await assertMovedToTarget(touched.pid, touched.cgroup);
     await touched.verify();
     writeCgroupFile(touched.cgroup, 'cpuset.mems', `${targetNode}`);
-    return { result, calls: recorder.calls, maxEventLoopDelayMs: Math.round(eventLoopDelay.max / 1e6) };
+    return { result, calls: result.callLog ?? [], maxEventLoopDelayMs: Math.round(eventLoopDelay.max / 1e6) };
   } finally {
     await removeCgroup(touched.cgroup, touched.child);
   }
@@ -278,6 +258,9 @@ function summariseMove(move: AddonMove, thpMode: string): Record<string, unknown
     largestTenthFromPages: verdict.largestBatchPages,
     largestTenthMedianMs: Number(verdict.largestBatchesMedianMs.toFixed(1)),
     elapsedMs: Math.round(result.elapsedMs),
+    inQueryCallsMs: Math.round(result.queryMs),
+    inMoveCallsMs: Math.round(result.moveMs),
+    asleepMs: Math.round(result.pacingMs),
     mebibytesPerSecond: Math.round(allocationMiB / (result.elapsedMs / 1000)),
     maxEventLoopDelayMs: move.maxEventLoopDelayMs,
   };
