@@ -4,16 +4,19 @@
 //   node test/run.mjs            every suite (unit, integration, vm)
 //   node test/run.mjs unit ...   only the named suites
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installDebianPackages, installNpmPackages } from '../scripts/setup.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Each suite: its files, the Debian packages it needs, whether coverage is checked. */
+/**
+ * Each suite: its directory, the Debian packages it needs, whether coverage is checked, and an
+ * entry file where all its tests share one process (the pure unit suite: see test/unit/all.ts).
+ */
 const suites = {
-  unit: { dir: 'test/unit', packages: [], coverage: true },
+  unit: { dir: 'test/unit', entry: 'all.js', packages: [], coverage: true },
   integration: { dir: 'test/integration', packages: ['native', 'runtime', 'metrics'], coverage: false },
   vm: { dir: 'test/vm', packages: ['native', 'vm'], coverage: false },
 };
@@ -34,14 +37,21 @@ for (const name of names) {
 
 installDebianPackages(names.flatMap((name) => suites[name].packages));
 installNpmPackages();
-execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--outDir', 'out'], {
-  cwd: root,
-  stdio: 'inherit',
-});
+// A fresh out/ each run: a test file deleted from test/ must not live on in its compiled copy.
+rmSync(join(root, 'out'), { recursive: true, force: true });
+try {
+  execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json', '--outDir', 'out'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+} catch {
+  console.log('\nThe TypeScript compile failed (errors above): no suite ran.\n0 passed, 1 failed, 0 skipped');
+  process.exit(1);
+}
 
 function runTap(name) {
   const suite = suites[name];
-  const files = `out/${suite.dir}/**/*.test.js`;
+  const files = `out/${suite.dir}/${suite.entry ?? '**/*.test.js'}`;
   const args = suite.coverage ? [files] : ['--disable-coverage', files];
   return new Promise((resolve) => {
     let output = '';
