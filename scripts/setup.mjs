@@ -12,7 +12,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const debianPackages = {
   native: ['libbpf-dev', 'clang', 'bpftool', 'pkg-config'],
   runtime: ['containerd', 'runc', 'busybox-static', 'gcc', 'libc6-dev'],
-  metrics: ['influxdb'],
   vm: ['qemu-system-x86', 'busybox-static', 'cpio', 'xz-utils'],
 };
 

@@ -17,7 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  */
 const suites = {
   unit: { dir: 'test/unit', entry: 'all.js', packages: [], coverage: true },
-  integration: { dir: 'test/integration', packages: ['native', 'runtime', 'metrics'], coverage: false },
+  integration: { dir: 'test/integration', packages: ['native', 'runtime'], coverage: false },
   vm: { dir: 'test/vm', packages: ['native', 'vm'], coverage: false },
 };
 
