@@ -1,5 +1,5 @@
 // Native addon benchmark (npm run bench:native [-- --cgroups N --events E --ticks T] | [-- --migration
-// [--mib M] [--from A] [--to B] [--budget-ms MS] [--rounds R]]). The last line printed is one JSON object with every number.
+// [--mib M] [--from A] [--to B] [--budget-ms MS] [--rounds R] [--movers N]]). The last line printed is one JSON object with every number.
 //
 // Default: the cost of one sampling tick over N cgroup2 directories × E software events (one
 // counter group per CPU, every group read in ONE worker call), in CPU time (process.cpuUsage, the
@@ -10,8 +10,8 @@
 // --migration (for a multi-node machine, e.g. the QEMU guest): M MiB held by a child process on
 // node A, moved to node B by the paced movePages (20 ms budget), then back, then moved by one
 // unpaced migrate_pages, R rounds; throughput of each as bytes arrived on B (numa_maps) per
-// second, the median of the rounds' ratios, the longest single call, and the fixed and per-page
-// cost of one move call.
+// second, the median of the rounds' ratios, the longest single call, and where the paced time
+// went: the share inside kernel calls, the cost per page inside them, call times by batch size.
 import type { ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +37,7 @@ const { values: options } = parseArgs({
     to: { type: 'string', default: '1' },
     'budget-ms': { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
+    movers: { type: 'string', default: '1' },
   },
   strict: true,
 });
@@ -135,19 +136,23 @@ async function bytesOnNode(pid: number, node: number): Promise<number> {
 }
 
 /**
- * The fixed cost of one move call and its cost per page, as a line through the calls that host
- * stalls cannot tilt: the median of the slopes between pairs of calls of different sizes (Theil–Sen),
- * then the median intercept. A call of budget B moves (B - fixedMs) / perPage pages.
+ * Move calls grouped by size (powers of two): how a call's time grows with its pages, i.e. its
+ * fixed cost (the smallest calls) and its cost per page (the largest).
  */
-function fitCallCost(calls: readonly MigrationCall[]): { fixedMs: number; perPageMicros: number } {
-  const slopes: number[] = [];
-  for (const [index, first] of calls.entries()) {
-    for (const second of calls.slice(index + 1)) {
-      if (second.pages !== first.pages) slopes.push((second.elapsedMs - first.elapsedMs) / (second.pages - first.pages));
-    }
+function callCostByPages(calls: readonly MigrationCall[]): Record<string, { calls: number; medianMs: number; medianMicrosPerPage: number }> {
+  const groups = new Map<number, MigrationCall[]>();
+  for (const call of calls) {
+    const floor = 2 ** Math.floor(Math.log2(Math.max(1, call.pages)));
+    groups.set(floor, [...(groups.get(floor) ?? []), call]);
   }
-  const slope = median(slopes);
-  return { fixedMs: median(calls.map((call) => call.elapsedMs - slope * call.pages)), perPageMicros: slope * 1000 };
+  return Object.fromEntries(
+    [...groups]
+      .sort(([a], [b]) => a - b)
+      .map(([floor, group]) => [
+        `${floor}-${floor * 2 - 1}`,
+        { calls: group.length, medianMs: round(median(group.map((call) => call.elapsedMs))), medianMicrosPerPage: round(median(group.map((call) => (call.elapsedMs * 1000) / call.pages))) },
+      ]),
+  );
 }
 
 function median(values: readonly number[]): number {
@@ -159,7 +164,7 @@ function median(values: readonly number[]): number {
 async function migrationRound(pid: number, from: number, to: number, budgetMs: number) {
   // Both sides: bytes that arrived on the target (numa_maps) per elapsed second.
   const pacedBefore = await bytesOnNode(pid, to);
-  const paced = await movePages({ pid, targetNode: to, budgetMs, recordCalls: true });
+  const paced = await movePages({ pid, targetNode: to, budgetMs, movers: Number(options.movers), recordCalls: true });
   const pacedBytes = (await bytesOnNode(pid, to)) - pacedBefore;
   await migratePages({ pid, fromNodes: [to], toNodes: [from] });
   const unpacedBefore = await bytesOnNode(pid, to);
@@ -199,16 +204,17 @@ async function benchMigration(): Promise<Record<string, unknown>> {
     delay.disable();
     const paced = rounds.map((entry) => entry.paced);
     const calls = paced.flatMap((result) => result.callLog ?? []);
-    const cost = fitCallCost(calls);
     const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
     const pacedElapsedMs = sum(paced.map((result) => result.elapsedMs));
-    const unpacedMicrosPerPage = median(rounds.map((entry) => (entry.unpaced.elapsedMs * 1000) / (entry.unpacedBytes / loadAddon().pageSizeBytes)));
+    const pageBytes = loadAddon().pageSizeBytes;
+    const unpacedMicrosPerPage = median(rounds.map((entry) => (entry.unpaced.elapsedMs * 1000) / (entry.unpacedBytes / pageBytes)));
     const mibPerSec = (bytesPerSec: number) => round(bytesPerSec / 2 ** 20);
     return {
       mib,
       from,
       to,
       budgetMs,
+      movers: Number(options.movers),
       rounds: rounds.length,
       pacedBytesMoved: median(rounds.map((entry) => entry.pacedBytes)),
       pacedCountedBytesMoved: median(paced.map((result) => result.bytesMoved)),
@@ -224,8 +230,8 @@ async function benchMigration(): Promise<Record<string, unknown>> {
       pacedFailedByErrno: Object.assign({}, ...paced.map((result) => result.pagesFailedByErrno)) as Record<string, number>,
       pacedMiBPerSecByRound: rounds.map((entry) => mibPerSec(entry.pacedBytesPerSec)),
       pacedMiBPerSec: mibPerSec(median(rounds.map((entry) => entry.pacedBytesPerSec))),
-      moveCallFixedMs: round(cost.fixedMs),
-      moveCallMicrosPerPage: round(cost.perPageMicros),
+      pacedInCallMicrosPerPage: round(median(rounds.map((entry) => (entry.paced.moveMs * 1000) / (entry.pacedBytes / pageBytes)))),
+      moveCallCostByPages: callCostByPages(calls),
       eventLoopMaxDelayMs: round(delay.max / 1e6),
       unpacedBytesMoved: median(rounds.map((entry) => entry.unpacedBytes)),
       unpacedElapsedMs: rounds.map((entry) => round(entry.unpaced.elapsedMs)),

@@ -369,7 +369,7 @@ Napi::Value MovePagesPaced(const Napi::CallbackInfo& info) {
   Napi::Object options = info[3].As<Napi::Object>();
   auto number = [&](const char* name) {
     Napi::Value value = options.Get(name);
-    require(value.IsNumber(), env, "options are {moveShared, budgetNs, maxBytesPerSec, maxRetries, retryDelayNs, pageBytes, recordCalls}");
+    require(value.IsNumber(), env, "options are {moveShared, budgetNs, maxBytesPerSec, maxRetries, retryDelayNs, pageBytes, movers, recordCalls}");
     return value.As<Napi::Number>().DoubleValue();
   };
   job->options.moveShared = options.Get("moveShared").ToBoolean();
@@ -379,6 +379,8 @@ Napi::Value MovePagesPaced(const Napi::CallbackInfo& info) {
   job->options.maxRetries = static_cast<int>(number("maxRetries"));
   job->options.retryDelayNs = static_cast<uint64_t>(number("retryDelayNs"));
   job->options.pageBytes = static_cast<uint64_t>(number("pageBytes"));
+  job->options.movers = static_cast<int>(number("movers"));
+  require(job->options.movers >= 1, env, "movers must be >= 1");
   require(job->options.budgetNs > 0, env, "budgetNs must be > 0");
 
   auto deferred = std::make_shared<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));

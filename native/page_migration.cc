@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace migration {
 namespace {
@@ -65,8 +66,9 @@ size_t nextBatchPages(const std::vector<double>& recentNsPerPage, size_t lastPag
   const size_t growthCap = std::min(kMaxBatchPages, lastPages * 2);
   std::vector<double> sorted = recentNsPerPage;
   std::sort(sorted.begin(), sorted.end());
-  if (sorted.empty() || sorted[sorted.size() / 2] <= 0) return std::max(kMinBatchPages, growthCap);
-  const double fitting = kBudgetFill * static_cast<double>(budgetNs) / sorted[sorted.size() / 2];
+  const double nsPerPage = sorted.empty() ? 0 : sorted[sorted.size() * 3 / 4];
+  if (nsPerPage <= 0) return std::max(kMinBatchPages, growthCap);
+  const double fitting = kBudgetFill * static_cast<double>(budgetNs) / nsPerPage;
   return std::max(kMinBatchPages, std::min(growthCap, static_cast<size_t>(fitting)));
 }
 
@@ -87,7 +89,7 @@ class PacedMove {
       const bool retriesLeft = round < options_.maxRetries;
       if (round > 0) {
         result_.progress.pagesRetried += pending.size();
-        pause(options_.retryDelayNs);
+        result_.progress.pacingNs += pause(options_.retryDelayNs);
         if (stopped()) break;
       }
       pending = moveAll(pending, retriesLeft);
@@ -100,10 +102,11 @@ class PacedMove {
  private:
   bool stopped() const { return result_.error != 0 || cancellation_.cancelled(); }
 
-  void pause(uint64_t ns) {
+  // Sleeps until ns passed or the move is cancelled; returns the time asleep.
+  uint64_t pause(uint64_t ns) {
     const uint64_t before = nowNs();
     cancellation_.sleepFor(ns);
-    result_.progress.pacingNs += nowNs() - before;
+    return nowNs() - before;
   }
 
   void countCall(uint64_t ns) {
@@ -140,39 +143,58 @@ class PacedMove {
     return pending;
   }
 
-  // One round of move calls over pages; returns the pages to retry.
+  // One round of move calls over pages by options_.movers threads taking batches in turn; returns
+  // the pages to retry. More movers overlap calls: more throughput for more CPUs, calls slower
+  // side by side (measured in the TCG guest: 2 movers +13%, a third more calls over budget).
   std::vector<void*> moveAll(const std::vector<void*>& pages, bool retriesLeft) {
     std::vector<int> status(pages.size(), 0);
     std::vector<void*> retry;
     const size_t largest = std::min(pages.size(), kMaxBatchPages);
     if (nodes_.size() < largest) nodes_.assign(largest, options_.targetNode);
-    // void** as the kernel wants it; the kernel only reads the page list.
-    void** list = const_cast<void**>(pages.data());
-    for (size_t offset = 0; offset < pages.size() && !stopped();) {
-      const size_t count = std::min(batch_, pages.size() - offset);
-      const uint64_t callStart = nowNs();
-      // A positive return is the number of pages not migrated; their status says why.
-      const long rc = movePagesCall(options_.pid, count, list + offset, nodes_.data(), status.data() + offset,
-                                    options_.moveShared ? kMoveAllFlag : kMoveFlag);
-      const uint64_t callNs = nowNs() - callStart;
-      result_.progress.moveNs += callNs;
-      if (rc < 0) result_.error = errno;
-      for (size_t i = offset; i < offset + count && rc >= 0; ++i) {
-        const int page = status[i];
-        if (page == options_.targetNode) result_.progress.pagesMoved++;
-        else if (retriesLeft && isTransient(page)) retry.push_back(pages[i]);
-        else result_.failedByErrno[page < 0 ? -page : 0]++;
+    size_t next = 0;
+    auto mover = [&]() {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (next < pages.size() && !stopped()) {
+        const size_t offset = next;
+        const size_t count = std::min(batch_, pages.size() - offset);
+        next += count;
+        lock.unlock();
+        const uint64_t callStart = nowNs();
+        // A positive return is the number of pages not migrated; their status says why. The
+        // kernel only reads the page list.
+        const long rc = movePagesCall(options_.pid, count, const_cast<void**>(pages.data()) + offset, nodes_.data(),
+                                      status.data() + offset, options_.moveShared ? kMoveAllFlag : kMoveFlag);
+        const uint64_t callNs = nowNs() - callStart;
+        const int callError = rc < 0 ? errno : 0;
+        lock.lock();
+        result_.progress.moveNs += callNs;
+        if (callError != 0) result_.error = callError;
+        for (size_t i = offset; i < offset + count && callError == 0; ++i) {
+          const int page = status[i];
+          if (page == options_.targetNode) result_.progress.pagesMoved++;
+          else if (retriesLeft && isTransient(page)) retry.push_back(pages[i]);
+          else result_.failedByErrno[page < 0 ? -page : 0]++;
+        }
+        if (options_.recordCalls) {
+          result_.callPages.push_back(static_cast<uint32_t>(count));
+          result_.callNs.push_back(callNs);
+        }
+        countCall(callNs);
+        remember(recentMoves_, callNs, count);
+        batch_ = nextBatchPages(recentMoves_, count, options_.budgetNs);
+        const uint64_t waitNs = capWaitNs();
+        if (waitNs > 0) {
+          lock.unlock();
+          const uint64_t sleptNs = pause(waitNs);
+          lock.lock();
+          result_.progress.pacingNs += sleptNs;
+        }
       }
-      if (options_.recordCalls) {
-        result_.callPages.push_back(static_cast<uint32_t>(count));
-        result_.callNs.push_back(callNs);
-      }
-      countCall(callNs);
-      remember(recentMoves_, callNs, count);
-      offset += count;
-      batch_ = nextBatchPages(recentMoves_, count, options_.budgetNs);
-      paceForCap();
-    }
+    };
+    std::vector<std::thread> helpers;
+    for (int i = 1; i < options_.movers; ++i) helpers.emplace_back(mover);
+    mover();
+    for (std::thread& helper : helpers) helper.join();
     return retry;
   }
 
@@ -183,13 +205,13 @@ class PacedMove {
     recent.push_back(static_cast<double>(callNs) / static_cast<double>(pages));
   }
 
-  // Sleeps until the bytes moved so far fit under the bandwidth cap.
-  void paceForCap() {
-    if (options_.maxBytesPerSec <= 0) return;
+  // How long to wait until the bytes moved so far fit under the bandwidth cap.
+  uint64_t capWaitNs() const {
+    if (options_.maxBytesPerSec <= 0) return 0;
     const double bytes = static_cast<double>(result_.progress.pagesMoved * options_.pageBytes);
     const double dueNs = bytes / options_.maxBytesPerSec * 1e9;
     const double elapsedNs = static_cast<double>(nowNs() - start_);
-    if (dueNs > elapsedNs) pause(static_cast<uint64_t>(dueNs - elapsedNs));
+    return dueNs > elapsedNs ? static_cast<uint64_t>(dueNs - elapsedNs) : 0;
   }
 
   const std::vector<uint64_t>& addresses_;
@@ -201,6 +223,7 @@ class PacedMove {
   std::vector<int> nodes_;
   std::vector<double> recentMoves_;
   size_t batch_ = kInitialBatchPages;
+  std::mutex mutex_;  // the movers' shared state: result_, recentMoves_, batch_
 };
 
 }  // namespace

@@ -28,6 +28,7 @@ struct PacedOptions {
   uint64_t retryDelayNs = 10000000;
   uint64_t pageBytes = 4096;
   bool recordCalls = false;  // keep every move call's page count and duration
+  int movers = 1;            // threads taking batches in turn (see moveAll)
 };
 
 struct PacedProgress {
@@ -67,8 +68,9 @@ class Cancellation {
 };
 
 // The next batch's size from the recent calls' cost per page (ns): fills 90% of the budget at the
-// median recent cost, at most doubling the last batch (the cost per page falls as batches grow,
-// since each call has a fixed cost, so growing is safe and shrinking is immediate).
+// second highest of the last five costs (steady costs fill 90%, jittery ones leave room), at
+// most doubling the last batch (each call has a fixed cost, so the cost per page falls as batches
+// grow: growing is safe; shrinking is immediate).
 size_t nextBatchPages(const std::vector<double>& recentNsPerPage, size_t lastPages, uint64_t budgetNs);
 
 PacedResult movePagesPaced(const std::vector<uint64_t>& addresses, const PacedOptions& options, Cancellation& cancellation,

@@ -47,6 +47,8 @@ export interface NativePacedOptions {
   maxRetries: number;
   retryDelayNs: number;
   pageBytes: number;
+  /** Threads taking batches in turn (>= 1). */
+  movers: number;
   recordCalls: boolean;
 }
 

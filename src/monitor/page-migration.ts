@@ -20,6 +20,11 @@ export interface MovePagesOptions {
   readonly maxRetries?: number;
   /** Also move pages other processes map (MPOL_MF_MOVE_ALL; needs CAP_SYS_NICE). */
   readonly moveShared?: boolean;
+  /**
+   * Threads taking batches in turn (default 1): more overlap calls, for more throughput at the
+   * cost of more CPUs and slower calls side by side.
+   */
+  readonly movers?: number;
   /** Keep every move call's page count and duration in the result's callLog (benchmarks, tests). */
   readonly recordCalls?: boolean;
 }
@@ -177,6 +182,7 @@ export async function movePages(options: MovePagesOptions): Promise<MigrationRes
       maxRetries: options.maxRetries ?? 3,
       retryDelayNs: retryDelayMs * 1e6,
       pageBytes,
+      movers: options.movers ?? 1,
       recordCalls: options.recordCalls ?? false,
     },
     onProgress === undefined ? undefined : (native) => onProgress(toProgress(native)),

@@ -8,6 +8,7 @@ export type GuestCheck =
   | 'cgroup-migration'
   | 'addon-migration'
   | 'addon-migration-thp'
+  | 'addon-migration-cancel'
   | 'ebpf-migrations'
   | 'bench-migration';
 
@@ -39,7 +40,7 @@ export const twoNodeLayout: GuestLayout = {
     [10, 21],
     [21, 10],
   ],
-  checks: ['topology', 'cgroup-migration', 'addon-migration', 'addon-migration-thp', 'ebpf-migrations', 'bench-migration'],
+  checks: ['topology', 'cgroup-migration', 'addon-migration', 'addon-migration-thp', 'addon-migration-cancel', 'ebpf-migrations', 'bench-migration'],
 };
 
 /** Four nodes with near (16) and far (32) pairs: discovery of uneven distances, a far move. */

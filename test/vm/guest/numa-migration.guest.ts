@@ -295,6 +295,36 @@ guestTest(
   addonSkip,
 );
 
+guestTest(
+  'addon-migration-cancel',
+  async () => {
+    // A capped move (16 MiB/s: ~16 s for 256 MiB) cancelled after 1 s: the migration thread
+    // wakes from its pacing sleep, stops, and the pages it moved keep their contents.
+    const capBytesPerSec = 16 * mebibyte;
+    const touched = await startTouchedProcess('vm-addon-migration-cancel');
+    try {
+      writeCgroupFile(touched.cgroup, 'cpuset.mems', `${sourceNode},${targetNode}`);
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 1000);
+      const progress: number[] = [];
+      const result = await movePages({ pid: touched.pid, targetNode, maxBytesPerSec: capBytesPerSec, signal: controller.signal, onProgress: (p) => progress.push(p.pagesMoved) });
+      clearTimeout(timer);
+      recordMeasurement('addonMoveCancelled', { elapsedMs: Math.round(result.elapsedMs), pagesMoved: result.pagesMoved, asleepMs: Math.round(result.pacingMs), calls: result.calls });
+      assert.equal(result.cancelled, true, 'the result says cancelled');
+      assert.equal(result.error, undefined);
+      assert.ok(result.elapsedMs < 3000, `stopped soon after the abort (${Math.round(result.elapsedMs)} ms)`);
+      assert.ok(result.pagesMoved > 0 && result.bytesMoved < allocationMiB * mebibyte / 2, `moved part of the memory (${result.pagesMoved} pages)`);
+      assert.ok(result.bytesMoved <= capBytesPerSec * (result.elapsedMs / 1000) + 4 * mebibyte, 'the bandwidth cap held');
+      assert.ok(result.pacingMs > 0, 'the cap made the thread sleep');
+      assert.equal(progress.length, result.calls, 'progress after every call');
+      await touched.verify();
+    } finally {
+      await removeCgroup(touched.cgroup, touched.child);
+    }
+  },
+  addonSkip,
+);
+
 const benchScript = join(process.cwd(), 'out', 'bench', 'native.js');
 
 guestTest(
