@@ -23,9 +23,6 @@ import { reconcileWithRuntime, type ReconcileDeps, type ReconcileSummary } from 
 import { openStore } from './state/store.js';
 import { discoverTopology } from './topology/discover.js';
 
-/** The flags over the policy, unchecked; kept here for callers that import it from the daemon. */
-export { withOverrides } from './config/overrides.js';
-
 export interface DaemonOptions {
   readonly policyFile: string | null;
   readonly overrides: PolicyOverrides;
@@ -80,6 +77,12 @@ async function reconcileAtStart(deps: ReconcileDeps, log: Logger, retryMs: numbe
     }
   }
   return null;
+}
+
+/** Containers the runtime ran on other CPUs than the state records (an update lost in a crash). */
+function logDrift(log: Logger, summary: ReconcileSummary, why: string): void {
+  if (summary.drifted.length === 0) return;
+  log.warn({ why, drifted: summary.drifted }, 'cpusets in the runtime differed from the recorded ones; the recorded ones were applied again');
 }
 
 /** Fails start-up: one message on stderr (and in the log when there is one), exit code 1. */
@@ -150,6 +153,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
     return 0;
   }
   log.info({ released: started.released, adopted: started.adopted, podsAdded: started.podsAdded, podsRemoved: started.podsRemoved, updates: started.updates }, 'reconciled with the runtime');
+  logDrift(log, started, 'start-up');
 
   const reconcileLight = async (why: string): Promise<void> => {
     try {
@@ -157,6 +161,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
       if (summary.released.length + summary.adopted.length + summary.updates > 0) {
         log.info({ why, released: summary.released, adopted: summary.adopted, updates: summary.updates }, 'reconciled with the runtime');
       }
+      logDrift(log, summary, why);
     } catch (error) {
       log.warn({ why, err: (error as Error).message }, 'reconcile failed; retrying at the next interval');
     }

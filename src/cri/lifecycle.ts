@@ -5,7 +5,15 @@
 //   1. place, 2. checkpoint the allocation (keyed "pending:…" until the runtime names the
 //   container), 3. shrink the cpusets of running shared containers when the new allocation is
 //   exclusive, 4. forward the create with cpuset_cpus/cpuset_mems written in, 5. on the answer,
-//   bind the allocation to the container id (checkpoint) or release it.
+//   bind the allocation to the container id (in memory, see below) or release it (checkpoint).
+//   The bind is made in memory and written with the next checkpoint (the next decision, or the
+//   periodic reconcile at the latest): one fsync per create, not two. A crash before that write
+//   leaves the allocation pending in the checkpoint; reconcile at start releases every pending
+//   allocation and then adopts the container, which the runtime lists, with the cpuset it was
+//   created with: the allocation's. Nothing leaks and no CPU gets two exclusive owners (tested:
+//   "a crash before the bind is on disk").
+//   StartContainer applies the container's recorded cpuset first when the runtime may hold an
+//   older one (a shared pool that changed since the create, an update that failed).
 //   Shared containers are updated BEFORE the create is forwarded: the new container cannot run
 //   before kubelet starts it, but doing it first means no shared container ever runs on a CPU
 //   the state already calls exclusive. An update that fails is logged and retried at the next
@@ -169,17 +177,29 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
               }
               const id = checked.id;
               const allocations = engine.rename(store.snapshot.allocations, key, id);
-              await store.commit(withBinding(store.snapshot, allocations, key, id, store.now()));
+              store.stage(withBinding(store.snapshot, allocations, key, id, store.now()));
+              applier.record(id, was.cpus, was.mems);
               log.info({ ...who, container: id }, 'created');
               const now = store.snapshot.allocations.get(id);
-              if (now !== undefined && (!now.cpus.equals(was.cpus) || !now.mems.equals(was.mems))) {
-                await applier.apply([{ id, cpus: now.cpus, mems: now.mems }]);
-              }
+              if (now !== undefined && !applier.isApplied(now)) await applier.apply([{ id, cpus: now.cpus, mems: now.mems }]);
             });
           },
         };
       }),
     ),
+
+    defineInterceptor(runtimeMethods.StartContainer, async (request) => {
+      // The common case costs nothing: the runtime holds what the state records.
+      const recorded = store.snapshot.allocations.get(request.containerId);
+      if (recorded === undefined || applier.isApplied(recorded)) return { forward: request };
+      await store.run(async () => {
+        const allocation = store.snapshot.allocations.get(request.containerId);
+        if (allocation === undefined || applier.isApplied(allocation)) return;
+        log.info({ container: allocation.id, cpus: allocation.cpus.format(), mems: allocation.mems.format() }, 'the runtime may hold an older cpuset; applying the recorded one before the start');
+        await applier.apply([{ id: allocation.id, cpus: allocation.cpus, mems: allocation.mems }]);
+      });
+      return { forward: request };
+    }),
 
     defineInterceptor(runtimeMethods.UpdateContainerResources, (request) => {
       const allocation = store.snapshot.allocations.get(request.containerId);

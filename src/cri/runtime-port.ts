@@ -2,7 +2,7 @@
 // summaries, a verbose ContainerStatus turned into what adoption needs. Failures become thrown
 // errors carrying the gRPC code (the callers decide per code).
 import { create } from '@bufbuild/protobuf';
-import type { RuntimeContainerDetail, RuntimeContainerState, RuntimePort, RuntimeContainerSummary, RuntimeSandboxSummary } from '../state/ports.js';
+import type { RuntimeContainerDetail, RuntimeContainerState, RuntimeCpuset, RuntimePort, RuntimeContainerSummary, RuntimeSandboxSummary } from '../state/ports.js';
 import { CpuSet } from '../topology/cpuset.js';
 import { ContainerState, LinuxContainerResourcesSchema, PodSandboxState, type ContainerStatusResponse, type LinuxContainerResources } from './gen/runtime/v1/api_pb.js';
 import { requestFromResources } from './rewrite.js';
@@ -103,6 +103,12 @@ export function parseContainerDetail(response: ContainerStatusResponse, containe
   };
 }
 
+/** The cpuset of a ContainerStatus: its resources, else (runtimes that leave them empty) the OCI spec. */
+export function parseContainerCpuset(response: ContainerStatusResponse): RuntimeCpuset {
+  const resources = response.status?.resources?.linux ?? resourcesOfSpec(parseVerboseInfo(response.info));
+  return { cpus: parseCpuset(resources?.cpusetCpus), mems: parseCpuset(resources?.cpusetMems) };
+}
+
 export function createRuntimePort(client: RuntimeClient): RuntimePort {
   return {
     async listSandboxes() {
@@ -129,6 +135,15 @@ export function createRuntimePort(client: RuntimeClient): RuntimePort {
       const result = await client.containerStatus(container.id, true);
       if (!result.ok && result.error.reason === 'not-found') return null;
       return parseContainerDetail(valueOf(result), container, sandbox);
+    },
+    async readCpuset(id) {
+      // The plain status carries the resources (containerd, CRI-O); verbose only when it does not.
+      const plain = await client.containerStatus(id, false);
+      if (!plain.ok && plain.error.reason === 'not-found') return null;
+      if (valueOf(plain).status?.resources?.linux !== undefined) return parseContainerCpuset(valueOf(plain));
+      const verbose = await client.containerStatus(id, true);
+      if (!verbose.ok && verbose.error.reason === 'not-found') return null;
+      return parseContainerCpuset(valueOf(verbose));
     },
     async sandboxExists(id) {
       const result = await client.podSandboxStatus(id);

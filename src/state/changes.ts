@@ -2,7 +2,7 @@
 // decided and records the change in the history, so `explain` can show admissions, moves and
 // releases alike. The caller passes the time: nothing here reads the clock.
 import type { Allocation, Allocations, CpusetUpdate } from '../placement/types.js';
-import { historyLimit, type ContainerRecord, type HistoryAction, type HistoryEntry, type PodRecord, type StateSnapshot } from './types.js';
+import { historyLimit, historyPerContainerLimit, type ContainerRecord, type HistoryAction, type HistoryEntry, type PodRecord, type StateSnapshot } from './types.js';
 
 /** The key of an allocation whose create is in flight. Runtime ids never hold ':': no collision. */
 export function pendingKey(token: string): string {
@@ -17,9 +17,19 @@ function entryOf(allocation: Allocation, action: HistoryAction, at: string, reas
   return { at, container: allocation.id, action, cpus: allocation.cpus, mems: allocation.mems, pool: allocation.pool, reasons };
 }
 
+/** The history with `entries` added, keeping the newest: per container, then overall. */
 function appendHistory(history: readonly HistoryEntry[], entries: readonly HistoryEntry[]): readonly HistoryEntry[] {
   const all = [...history, ...entries];
-  return all.length > historyLimit ? all.slice(all.length - historyLimit) : all;
+  const perContainer = new Map<string, number>();
+  const kept: HistoryEntry[] = [];
+  for (let index = all.length - 1; index >= 0 && kept.length < historyLimit; index--) {
+    const entry = all[index]!;
+    const count = perContainer.get(entry.container) ?? 0;
+    if (count === historyPerContainerLimit) continue;
+    perContainer.set(entry.container, count + 1);
+    kept.push(entry);
+  }
+  return kept.reverse();
 }
 
 /** History entries for the containers a decision changed, as they are after it. */

@@ -11,8 +11,12 @@ import { rebuildHint, type SnapshotResult, type StateProblem, type StateSnapshot
 export const checkpointKind = 'cri-rebalancer/state';
 export const checkpointVersion = 1;
 
-/** JSON with object keys sorted at every level: the same data always gives the same text. */
+/**
+ * JSON with object keys sorted at every level: the same data always gives the same text. Values
+ * with a toJSON (CpuSet) are written as JSON.stringify would.
+ */
 export function canonicalJson(value: unknown): string {
+  if (value !== null && typeof (value as { toJSON?: unknown }).toJSON === 'function') return canonicalJson((value as { toJSON(): unknown }).toJSON());
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
@@ -21,8 +25,12 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
 }
 
+function checksumOfText(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
 export function checksumOf(payload: unknown): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(payload)).digest('hex')}`;
+  return checksumOfText(canonicalJson(payload));
 }
 
 const cpulist = z.string().transform((text, context) => {
@@ -95,20 +103,20 @@ function byId<T extends { id: string }>(a: T, b: T): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Plain JSON data of a snapshot; CpuSets become cpulists (their toJSON), maps sorted arrays. */
-function payloadOf(snapshot: StateSnapshot): unknown {
-  const plain = {
+/**
+ * The checkpoint text in one pass (it is written before every create is forwarded): the payload's
+ * canonical JSON is both what the checksum covers and what the file holds, so parsing the file
+ * and checking its checksum sees the very same text. One line; `jq .` shows it to a person.
+ */
+export function formatCheckpoint(snapshot: StateSnapshot): string {
+  const payload = canonicalJson({
     allocations: [...snapshot.allocations.values()].sort(byId),
     containers: [...snapshot.containers.values()].sort(byId),
     pods: [...snapshot.pods.values()].sort(byId),
     history: snapshot.history,
-  };
-  return JSON.parse(JSON.stringify(plain)) as unknown;
-}
-
-export function formatCheckpoint(snapshot: StateSnapshot): string {
-  const payload = payloadOf(snapshot);
-  return `${JSON.stringify({ kind: checkpointKind, version: checkpointVersion, checksum: checksumOf(payload), payload }, null, 1)}\n`;
+  });
+  const checksum = checksumOfText(payload);
+  return `{"kind":${JSON.stringify(checkpointKind)},"version":${checkpointVersion},"checksum":${JSON.stringify(checksum)},"payload":${payload}}\n`;
 }
 
 function problem(code: StateProblem['code'], message: string): SnapshotResult {

@@ -53,12 +53,21 @@ export interface RuntimeContainerDetail {
   readonly cgroupParent: string | null;
 }
 
+/** Where the runtime says a container may run (what its next start or its cgroup uses). */
+export interface RuntimeCpuset {
+  /** Null when the runtime reports none (all CPUs). */
+  readonly cpus: CpuSet | null;
+  readonly mems: CpuSet | null;
+}
+
 /** The daemon's own runtime client, as reconcile and the lifecycle use it. */
 export interface RuntimePort {
   listSandboxes(): Promise<readonly RuntimeSandboxSummary[]>;
   listContainers(): Promise<readonly RuntimeContainerSummary[]>;
   /** Null when the container is gone. */
   inspectContainer(container: RuntimeContainerSummary, sandbox: RuntimeSandboxSummary | undefined): Promise<RuntimeContainerDetail | null>;
+  /** The cpuset the runtime holds for a container now; null when the container is gone. */
+  readCpuset(id: string): Promise<RuntimeCpuset | null>;
   /** Whether the runtime has this pod sandbox (a create names one the daemon has not seen). */
   sandboxExists(id: string): Promise<boolean>;
   /** Changes only the cpuset of a running container. */

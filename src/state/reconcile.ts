@@ -6,6 +6,10 @@
 //   Periodically (light): the same, except that in-flight creates are left alone unless they have
 //   been pending far longer than any create takes, and nothing is adopted while a create is in
 //   flight (its container may already be listed before its response arrives).
+//   Both: every known live container's cpuset in the runtime is compared with the recorded one,
+//   and the recorded one applied where they differ. A checkpoint is written before the cpuset
+//   updates it implies go out, so a crash in between leaves the runtime behind the state (a
+//   shared container still on CPUs an exclusive one got since); this is where that is repaired.
 import type { PlacementEngine, RuntimeContainerSummary, RuntimePort, RuntimeSandboxSummary } from './ports.js';
 import { withAdmission, withPod, withoutPod } from './changes.js';
 import { withReleases, type ContainerRelease } from './releases.js';
@@ -88,6 +92,40 @@ export interface ReconcileSummary {
   readonly podsRemoved: number;
   /** Cpuset updates applied to running containers afterwards. */
   readonly updates: number;
+  /** Known containers whose cpuset in the runtime differed from the recorded one (re-applied). */
+  readonly drifted: readonly CpusetDrift[];
+}
+
+export interface CpusetDrift {
+  readonly id: string;
+  /** What the runtime held, as a cpulist ('' when it reported none: all CPUs). */
+  readonly runtimeCpus: string;
+  readonly recordedCpus: string;
+}
+
+/**
+ * Reads the runtime's cpuset of every known live container; those that differ from `allocations`
+ * are returned, the others noted as applied. Reads run in parallel: the turn stays short.
+ */
+async function findDrift(
+  known: readonly string[],
+  allocations: StateSnapshot['allocations'],
+  runtime: Pick<RuntimePort, 'readCpuset'>,
+  applier: CpusetApplier,
+): Promise<CpusetDrift[]> {
+  const drifted = await Promise.all(
+    known.map(async (id): Promise<CpusetDrift | null> => {
+      const allocation = allocations.get(id);
+      const held = allocation === undefined ? null : await runtime.readCpuset(id);
+      if (allocation === undefined || held === null) return null;
+      if (held.cpus !== null && held.cpus.equals(allocation.cpus) && held.mems !== null && held.mems.equals(allocation.mems)) {
+        applier.record(id, allocation.cpus, allocation.mems);
+        return null;
+      }
+      return { id, runtimeCpus: held.cpus?.format() ?? '', recordedCpus: allocation.cpus.format() };
+    }),
+  );
+  return drifted.filter((drift) => drift !== null);
 }
 
 function podOf(sandbox: RuntimeSandboxSummary, cgroupParent: string | null): PodRecord {
@@ -139,14 +177,26 @@ export async function reconcileWithRuntime(deps: ReconcileDeps, options: Reconci
       const { cpus, mems } = decision.allocation;
       if (detail.cpus === null || !detail.cpus.equals(cpus) || detail.mems === null || !detail.mems.equals(mems)) {
         updates.push({ id: container.id, cpus, mems });
+      } else {
+        deps.applier.record(container.id, cpus, mems);
       }
       adopted.push(container.id);
+    }
+    // Known containers only: adopted ones were just compared, pending ones have no container yet.
+    const releasedIds = new Set(plan.release.map((item) => item.id));
+    const known = containers
+      .filter((container) => container.state !== 'exited' && store.snapshot.containers.get(container.id)?.phase === 'created' && !releasedIds.has(container.id))
+      .map((container) => container.id);
+    const drifted = await findDrift(known, next.allocations, runtime, deps.applier);
+    for (const drift of drifted) {
+      const allocation = next.allocations.get(drift.id)!;
+      updates.push({ id: drift.id, cpus: allocation.cpus, mems: allocation.mems });
     }
     // At start always written: it proves the state directory writable before kubelet is served,
     // and replaces a checkpoint that --rebuild-state ignored.
     await store.commit(options.atStart ? { ...next } : next);
     // Inside the turn: a later decision's update must never be overtaken by this one.
     const applied = await deps.applier.apply([...finalUpdates(updates, next.allocations), ...deps.applier.takeRetries(next)]);
-    return { released: plan.release, adopted, podsAdded: plan.addPods.length, podsRemoved: plan.removePods.length, updates: applied };
+    return { released: plan.release, adopted, podsAdded: plan.addPods.length, podsRemoved: plan.removePods.length, updates: applied, drifted };
   });
 }

@@ -10,6 +10,8 @@ import { validateSnapshot } from './validate.js';
 
 export class AllocationStore {
   private current: StateSnapshot;
+  /** A staged change is in memory only (see stage). */
+  private unwritten = false;
   private readonly mutex = new Mutex();
 
   constructor(
@@ -39,11 +41,26 @@ export class AllocationStore {
     return this.mutex.run(work);
   }
 
-  /** Writes `next` durably, then makes it current. A failed write leaves the old snapshot. */
+  /**
+   * Writes `next` durably, then makes it current. A failed write leaves the old snapshot. The
+   * same snapshot again is written only when a staged change is not on disk yet.
+   */
   async commit(next: StateSnapshot): Promise<void> {
-    if (next === this.current) return;
+    if (next === this.current && !this.unwritten) return;
     await this.file.write(formatCheckpoint(next));
     this.current = next;
+    this.unwritten = false;
+  }
+
+  /**
+   * Makes `next` current without writing it: the next commit (the next decision, a release, the
+   * periodic reconcile at the latest) writes it with everything else. Only for a change that
+   * reconcile rebuilds when a crash loses it; the caller says why.
+   */
+  stage(next: StateSnapshot): void {
+    if (next === this.current) return;
+    this.current = next;
+    this.unwritten = true;
   }
 }
 

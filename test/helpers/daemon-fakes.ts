@@ -7,7 +7,7 @@ import type { Policy } from '../../src/config/types.js';
 import { CpusetApplier } from '../../src/state/apply-updates.js';
 import type { CheckpointFile } from '../../src/state/checkpoint-file.js';
 import { bindPlacementEngine } from '../../src/state/engine.js';
-import type { PlacementEngine, RuntimeContainerDetail, RuntimeContainerSummary, RuntimePort, RuntimeSandboxSummary } from '../../src/state/ports.js';
+import type { PlacementEngine, RuntimeContainerDetail, RuntimeContainerSummary, RuntimeCpuset, RuntimePort, RuntimeSandboxSummary } from '../../src/state/ports.js';
 import { AllocationStore } from '../../src/state/store.js';
 import { emptySnapshot, type StateSnapshot } from '../../src/state/types.js';
 import type { CpuSet } from '../../src/topology/cpuset.js';
@@ -71,10 +71,20 @@ export class FakeRuntime implements RuntimePort {
 
   /** Sandbox ids the runtime does not have (every other one exists). */
   missingSandboxIds = new Set<string>();
+  /** How often the lifecycle asked whether a sandbox exists. */
+  sandboxQueries = 0;
 
   async sandboxExists(id: string): Promise<boolean> {
+    this.sandboxQueries++;
     if (this.failLists !== null) throw this.failLists;
     return !this.missingSandboxIds.has(id);
+  }
+
+  /** Container id → the cpuset the runtime holds (updates change it); absent: gone. */
+  cpusets = new Map<string, RuntimeCpuset>();
+
+  async readCpuset(id: string): Promise<RuntimeCpuset | null> {
+    return this.cpusets.get(id) ?? null;
   }
 
   async updateCpuset(id: string, cpus: CpuSet, mems: CpuSet): Promise<void> {
@@ -84,6 +94,7 @@ export class FakeRuntime implements RuntimePort {
       throw Object.assign(new Error(`update of ${id} failed`), { code });
     }
     this.updates.push({ id, cpus: cpus.format(), mems: mems.format() });
+    this.cpusets.set(id, { cpus, mems });
   }
 }
 

@@ -1,7 +1,7 @@
 // Crashes: the daemon SIGKILLed in the middle of a storm of pod and container creates comes back,
 // reconciles with containerd, loses no container and gives no CPU to two owners (checked in the
 // real cgroups of every running container); a containerd restart is survived (UNAVAILABLE
-// meanwhile, then service as before).
+// meanwhile, then service as before). A cpuset update lost in a crash is repaired at restart.
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
@@ -10,10 +10,12 @@ import { findContainerdPrerequisites } from './harness/prerequisites.js';
 import { startProxiedRuntime, type ProxiedRuntime } from './harness/proxied-runtime.js';
 import { busyboxImage } from './images/test-images.js';
 import {
+  createContainer,
   formatPodSandboxConfig,
   isCriError,
   readContainerRuntimeInfo,
   removeContainer,
+  removePod,
   runContainer,
   runPod,
   startContainer,
@@ -73,6 +75,32 @@ t.before(async () => {
 });
 t.teardown(async () => {
   if (skip === null) await runtime.destroy();
+});
+
+t.test('a cpuset update lost in a crash is applied again at restart, before kubelet starts the container', { skip: skip ?? false }, async (t) => {
+  t.setTimeout(120_000);
+  const gold = await runPod(runtime.proxied, runtime.sandbox.newPod({ name: 'lost-update-gold', namespace: 'default', qos: 'Guaranteed' }));
+  const goldId = await runContainer(runtime.proxied, gold, { name: 'app', cpuRequestMilli: 1000, cpuLimitMilli: 1000, memoryLimitBytes: 64 << 20 }, busyboxImage);
+  const goldCpus = CpuSet.parse(readCgroupCpuset((await readContainerRuntimeInfo(runtime.direct, goldId)).cgroupPath).cpus);
+  t.ok(goldCpus.size === 1 && !goldCpus.equals(onlineCpus), `the Guaranteed container has CPU ${goldCpus.format()} to itself`);
+  const burst = await runPod(runtime.proxied, runtime.sandbox.newPod({ name: 'lost-update-burst', namespace: 'default', qos: 'Burstable' }));
+  const burstId = await createContainer(runtime.proxied, burst, { name: 'app', cpuRequestMilli: 100 }, busyboxImage);
+  // Another pod: its checkpoint also writes the create's bind (a pending one is adopted instead).
+  const next = await runPod(runtime.proxied, runtime.sandbox.newPod({ name: 'lost-update-next', namespace: 'default', qos: 'BestEffort' }));
+  // The state of a daemon SIGKILLed after checkpointing a pool shrink but before its
+  // UpdateContainerResources reached containerd: the created container still has every CPU.
+  await runtime.direct.call('RuntimeService', 'UpdateContainerResources', { container_id: burstId, linux: { cpuset_cpus: onlineCpus.format() } });
+  const daemon = await runtime.restartDaemon();
+  const repaired = await daemon.waitForLog((line) => /cpusets in the runtime differed/.test(line.msg ?? ''), 10_000);
+  t.match(JSON.stringify(repaired['drifted']), burstId, 'the restart found the container behind its recorded cpuset');
+  await startContainer(runtime.proxied, burstId);
+  const burstCpus = CpuSet.parse(readCgroupCpuset((await readContainerRuntimeInfo(runtime.direct, burstId)).cgroupPath).cpus);
+  t.same(burstCpus.format(), onlineCpus.difference(goldCpus).format(), 'started on the shared pool, off the exclusive CPU');
+  for (const [pod, id] of [[burst, burstId], [gold, goldId]] as const) {
+    await removeContainer(runtime.proxied, id);
+    await removePod(runtime.proxied, pod.id);
+  }
+  await removePod(runtime.proxied, next.id);
 });
 
 t.test('SIGKILL in the middle of a create storm, then restart', { skip: skip ?? false }, async (t) => {

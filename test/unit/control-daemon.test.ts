@@ -2,7 +2,6 @@
 // line, status over the control socket, reloads, stop with a final checkpoint, and every start-up
 // failure with its message. Everything lives in a temp dir; nothing needs root.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -10,27 +9,11 @@ import { requestControl } from '../../src/control/client.js';
 import type { StatusReport } from '../../src/control/report.js';
 import { runDaemon, startDaemon, type Daemon, type DaemonOptions } from '../../src/main.js';
 import { qemuTwoNode } from '../fixtures/specs.js';
+import { capturingStderr, memoryLogSink } from '../helpers/daemon-fakes.js';
 import { startNoopBackend } from '../helpers/noop-cri-backend.js';
 import { generateSysfsTree } from '../helpers/sysfs-fixtures.js';
 
 const sysfsRoot = generateSysfsTree(qemuTwoNode).root;
-
-interface Line {
-  readonly level: number;
-  readonly msg: string;
-  readonly [key: string]: unknown;
-}
-
-function logSink(): { stream: Writable; lines: Line[] } {
-  const lines: Line[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as Line);
-      done();
-    },
-  });
-  return { stream, lines };
-}
 
 async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -45,7 +28,7 @@ function setUp(t: { teardown(fn: () => void | Promise<void>): void }) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, 'logLevel: debug\n');
-  const sink = logSink();
+  const sink = memoryLogSink();
   const options: DaemonOptions = {
     policyFile,
     overrides: { runtimeEndpoint: join(dir, 'runtime.sock'), listen: join(dir, 'cri.sock'), controlSocket: join(dir, 'control.sock'), stateDir: join(dir, 'state') },
@@ -56,18 +39,6 @@ function setUp(t: { teardown(fn: () => void | Promise<void>): void }) {
     logDestination: sink.stream,
   };
   return { dir, policyFile, options, ...sink };
-}
-
-/** Quiet stderr for start-up failures (they print their message there); returns what was written. */
-async function capturingStderr<T>(work: () => Promise<T>): Promise<{ result: T; stderr: string }> {
-  const written: string[] = [];
-  const original = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
-  try {
-    return { result: await work(), stderr: written.join('') };
-  } finally {
-    process.stderr.write = original;
-  }
 }
 
 t.test('the daemon starts in order, serves status, reloads, and stops with a checkpoint', async (t) => {

@@ -12,7 +12,7 @@ import { createControlHandler } from '../../src/control/handler.js';
 import { parseControlRequest } from '../../src/control/protocol.js';
 import { buildStatusReport, explainContainer, type ExplainReport, type StatusReport } from '../../src/control/report.js';
 import { startControlServer } from '../../src/control/server.js';
-import { withOverrides } from '../../src/main.js';
+import { withOverrides } from '../../src/config/overrides.js';
 import type { Allocation } from '../../src/placement/types.js';
 import { pendingKey, withAdmission, withRelease } from '../../src/state/changes.js';
 import { emptySnapshot, type StateSnapshot } from '../../src/state/types.js';

@@ -100,6 +100,9 @@ t.test('headers and metadata', async (t) => {
   t.same(parseMetadata(incoming), { 'content-type': 'application/grpc', te: 'trailers', 'x-k': 'v' });
   t.same(formatDownstreamHeaders({ ':status': 200, 'grpc-status': '0', 'x-t': 'y' }, true), { ':status': 200, 'grpc-status': '0', 'x-t': 'y' });
   t.same(formatDownstreamHeaders({ ':status': 200, 'grpc-status': '0' }, false), { 'grpc-status': '0' });
+  const nothingToDrop = { ':status': 200, 'content-type': 'application/grpc' };
+  t.equal(formatDownstreamHeaders(nothingToDrop, true), nothingToDrop, 'passed through uncopied when nothing is dropped');
+  t.same(nothingToDrop, { ':status': 200, 'content-type': 'application/grpc' }, 'and left unchanged');
   t.same(formatUpstreamHeaders({ 'x-undefined': undefined }), {});
   t.same(formatDownstreamHeaders({ 'x-undefined': undefined }, true), {});
   t.same(parseMetadata({ 'x-undefined': undefined }), {});

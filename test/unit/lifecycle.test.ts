@@ -12,6 +12,7 @@ import {
   RemovePodSandboxRequestSchema,
   RunPodSandboxRequestSchema,
   StopContainerRequestSchema,
+  StartContainerRequestSchema,
   StopPodSandboxRequestSchema,
   UpdateContainerResourcesRequestSchema,
   type CreateContainerRequest,
@@ -24,8 +25,10 @@ import type { RuntimeClient } from '../../src/cri/runtime-client.js';
 import { createRuntimePort, parseCgroupParentOfPath } from '../../src/cri/runtime-port.js';
 import { AllocationMap } from '../../src/placement/allocation-map.js';
 import { parseCheckpoint } from '../../src/state/codec.js';
+import { reconcileWithRuntime } from '../../src/state/reconcile.js';
+import { validateSnapshot } from '../../src/state/validate.js';
 import { CpuSet } from '../../src/topology/cpuset.js';
-import { daemonParts, type DaemonParts } from '../helpers/daemon-fakes.js';
+import { daemonParts, twoNodeTopology, type DaemonParts } from '../helpers/daemon-fakes.js';
 
 const GiB = 1024n ** 3n;
 
@@ -96,10 +99,16 @@ function setUp(placement: Partial<DaemonParts['policy']['placement']> = {}) {
   return { ...parts, interceptors, reconciles };
 }
 
+/** Resolves once every turn queued so far (a bind still being written, say) has settled. */
+function settled(setup: { store: DaemonParts['store'] }): Promise<void> {
+  return setup.store.run(async () => undefined);
+}
+
 /** Creates a container through the interceptors; resolves to the cpuset it was created with. */
 async function createContainer(setup: ReturnType<typeof setUp>, request: CreateContainerRequest, id: string): Promise<string> {
   const decision = await call(setup.interceptors, runtimeMethods.CreateContainer, request, ok(runtimeMethods.CreateContainer, { containerId: id }));
   if (!('forward' in decision)) throw new Error(`rejected: ${decision.reject.message}`);
+  await settled(setup);
   return decision.forward.config!.linux!.resources!.cpusetCpus;
 }
 
@@ -280,6 +289,8 @@ t.test('a shared create pending while an exclusive one shrinks the pool gets its
   const goldCpu = setup.store.snapshot.allocations.get('c-gold')!.cpus.format();
   t.equal(setup.runtime.updates.length, 0, 'nothing to update yet: the shared container does not exist');
   await shared.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: 'c-burst' }));
+  t.ok(setup.store.snapshot.allocations.has('c-burst'), 'bound in memory when kubelet gets the answer');
+  await settled(setup);
   const now = setup.store.snapshot.allocations.get('c-burst')!.cpus.format();
   if (sentCpus.split(/[,-]/).includes(goldCpu) || sentCpus !== now) {
     t.same(setup.runtime.updates, [{ id: 'c-burst', cpus: now, mems: setup.store.snapshot.allocations.get('c-burst')!.mems.format() }]);
@@ -312,6 +323,91 @@ t.test('a failed shared update is retried with the current cpuset; a vanished co
   t.same(retries.map((update) => update.id), ['c-b1'], 'only the one that may still run');
   t.same(setup.applier.takeRetries(setup.store.snapshot), [], 'taken once');
   t.ok(setup.lines.some((line) => line.msg.startsWith('container gone before its cpuset update')));
+});
+
+t.test('StartContainer applies the recorded cpuset first when the runtime may hold an older one', async (t) => {
+  const setup = setUp({ pinSharedToNode: false });
+  await createContainer(setup, createRequest('burst', 'Burstable', 100), 'c-burst');
+  const start = (id: string) => intercept(setup.interceptors, runtimeMethods.StartContainer, create(StartContainerRequestSchema, { containerId: id }));
+  t.ok('forward' in (await start('c-burst')), 'forwarded');
+  t.same(setup.runtime.updates, [], 'created with its cpuset: nothing to apply');
+  setup.runtime.failUpdates.set('c-burst', GrpcStatus.UNAVAILABLE);
+  await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
+  t.same(setup.runtime.updates, [], 'the shrink did not reach the runtime');
+  const recorded = setup.store.snapshot.allocations.get('c-burst')!;
+  t.ok('forward' in (await start('c-burst')));
+  t.same(setup.runtime.updates, [{ id: 'c-burst', cpus: recorded.cpus.format(), mems: recorded.mems.format() }], 'applied before the start went out');
+  await start('c-burst');
+  await start('not-ours');
+  t.equal(setup.runtime.updates.length, 1, 'once; a container the daemon does not place is left alone');
+  t.ok(setup.lines.some((line) => /older cpuset; applying the recorded one before the start/.test(line.msg)));
+});
+
+t.test('a known pod sandbox costs no runtime round trip on create', async (t) => {
+  const setup = setUp();
+  await call(setup.interceptors, runtimeMethods.RunPodSandbox, create(RunPodSandboxRequestSchema, { config: sandboxConfig('web', 'Burstable') }), ok(runtimeMethods.RunPodSandbox, { podSandboxId: 'sb-web' }));
+  await createContainer(setup, createRequest('web', 'Burstable', 100), 'c-web');
+  t.equal(setup.runtime.sandboxQueries, 0, 'the pod recorded at RunPodSandbox is enough');
+  await createContainer(setup, createRequest('other', 'Burstable', 100), 'c-other');
+  t.equal(setup.runtime.sandboxQueries, 1, 'only an unknown sandbox is asked about');
+});
+
+t.test('a crash before the bind is on disk: reconcile adopts the container with the CPUs it was created with', async (t) => {
+  const setup = setUp();
+  const decision = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('gold', 'Guaranteed', 1000));
+  if (!('forward' in decision)) return t.fail('placed');
+  const sentCpus = decision.forward.config!.linux!.resources!.cpusetCpus;
+  const writes = setup.file.writes;
+  await decision.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: 'c-gold' }));
+  t.ok(setup.store.snapshot.allocations.has('c-gold'), 'kubelet has its answer and the bind is in memory');
+  t.equal(setup.file.writes, writes, 'no fsync for the bind');
+  const onDisk = parseCheckpoint(setup.file.text!, 'f');
+  if (!onDisk.ok) return t.fail('parses');
+  t.same([...onDisk.snapshot.containers.values()].map((record) => record.phase), ['pending'], 'the bind is not on disk yet: crash now');
+  setup.runtime.containers = [{ id: 'c-gold', sandboxId: 'sb-gold', name: 'gold-c', state: 'created' }];
+  await reconcileWithRuntime(setup, { atStart: false, nowMs: Date.parse('2026-01-01T00:00:01Z') });
+  const later = parseCheckpoint(setup.file.text!, 'f');
+  t.same(later.ok && [...later.snapshot.containers.keys()], ['c-gold'], 'the periodic reconcile writes it when nothing else did');
+
+  const restarted = daemonParts({}, onDisk.snapshot);
+  restarted.runtime.containers = [{ id: 'c-gold', sandboxId: 'sb-gold', name: 'gold-c', state: 'created' }];
+  const cpus = CpuSet.parse(sentCpus);
+  restarted.runtime.details.set('c-gold', { request: containerRequestOf(createRequest('gold', 'Guaranteed', 1000), undefined), cpus, mems: CpuSet.of([0]), cgroupParent: '/kubepods/poduid-gold' });
+  const summary = await reconcileWithRuntime(restarted, { atStart: true, nowMs: Date.parse('2026-01-01T00:00:01Z') });
+  t.same(summary.adopted, ['c-gold']);
+  t.match(restarted.store.snapshot.allocations.get('c-gold'), { exclusive: true });
+  t.equal(restarted.store.snapshot.allocations.get('c-gold')?.cpus.format(), sentCpus, 'on the CPU it was created with');
+  t.equal(restarted.store.snapshot.allocations.size, 1, 'the pending allocation released: nothing leaks');
+  t.equal(validateSnapshot(restarted.store.snapshot, twoNodeTopology, 'f'), null, 'no CPU with two exclusive owners');
+});
+
+t.test('SIGKILL after a pool shrink was checkpointed but before it reached the runtime: the restart repairs it', async (t) => {
+  const setup = setUp({ pinSharedToNode: false });
+  const burstCpus = await createContainer(setup, createRequest('burst', 'Burstable', 100), 'c-burst');
+  setup.runtime.cpusets.set('c-burst', { cpus: CpuSet.parse(burstCpus), mems: CpuSet.of([0, 1]) });
+  // The update is lost with the daemon: it never reaches the runtime.
+  setup.runtime.failUpdates.set('c-burst', GrpcStatus.UNAVAILABLE);
+  const goldCpus = await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
+  setup.runtime.cpusets.set('c-gold', { cpus: CpuSet.parse(goldCpus), mems: setup.store.snapshot.allocations.get('c-gold')!.mems });
+  t.ok(CpuSet.parse(burstCpus).has(Number(goldCpus)), 'the runtime still has the shared container on the exclusive CPU');
+  await setup.store.commit(setup.store.snapshot); // both binds on disk too (the next decision's checkpoint)
+  const checkpoint = parseCheckpoint(setup.file.text!, 'f');
+  if (!checkpoint.ok) return t.fail('parses');
+
+  const restarted = daemonParts({ pinSharedToNode: false }, checkpoint.snapshot);
+  restarted.runtime.cpusets = setup.runtime.cpusets;
+  restarted.runtime.containers = [
+    { id: 'c-burst', sandboxId: 'sb-burst', name: 'burst-c', state: 'created' },
+    { id: 'c-gold', sandboxId: 'sb-gold', name: 'gold-c', state: 'running' },
+  ];
+  const summary = await reconcileWithRuntime(restarted, { atStart: true, nowMs: Date.parse('2026-01-01T00:00:01Z') });
+  const recorded = restarted.store.snapshot.allocations.get('c-burst')!;
+  t.same(summary.drifted, [{ id: 'c-burst', runtimeCpus: burstCpus, recordedCpus: recorded.cpus.format() }], 'found at start-up');
+  t.notOk(restarted.runtime.cpusets.get('c-burst')!.cpus!.has(Number(goldCpus)), 'off the exclusive CPU before kubelet can start it');
+  const interceptors = createLifecycle({ ...restarted, policy: () => restarted.policy, requestReconcile: () => undefined });
+  const updates = restarted.runtime.updates.length;
+  await intercept(interceptors, runtimeMethods.StartContainer, create(StartContainerRequestSchema, { containerId: 'c-burst' }));
+  t.equal(restarted.runtime.updates.length, updates, 'the start needs no further update');
 });
 
 t.test('the request of a create comes from its sandbox config, else from the recorded pod', async (t) => {
@@ -384,6 +480,10 @@ t.test('the runtime port: lists, verbose status and updates through the runtime 
   await port.updateCpuset('c1', CpuSet.of([2, 3]), CpuSet.of([1]));
   t.same(updates, [{ id: 'c1', linux: { cpusetCpus: '2-3', cpusetMems: '1' } }]);
   await t.rejects(port.updateCpuset('gone', CpuSet.of([1]), CpuSet.of([0])), { code: GrpcStatus.NOT_FOUND });
+  t.equal((await port.readCpuset('c1'))?.cpus?.format(), '3', 'the cpuset from the plain status');
+  t.equal((await port.readCpuset('c2'))?.cpus?.format(), '1-2', 'from the OCI spec when the status has no resources');
+  t.equal(await port.readCpuset('gone'), null);
+  await t.rejects(port.readCpuset('broken'), /runtime down/);
   failLists = true;
   await t.rejects(port.listSandboxes(), /runtime down/);
   t.equal(parseCgroupParentOfPath(''), null);

@@ -150,3 +150,23 @@ t.test('adopting a container that reports no cpuset weighs every CPU', async (t)
   t.equal(parts.engine.reserved().format(), '');
   t.equal(parts.engine.sharedPool(parts.store.snapshot.allocations).format(), '0-3');
 });
+
+t.test('reconcile re-applies the recorded cpuset where the runtime holds another one', async (t) => {
+  const parts = daemonParts({}, held(held(held(held(emptySnapshot, 'behind', '2'), 'same', '3'), 'none', '1'), pendingKey('p'), '0', 'pending'));
+  parts.runtime.containers = [running('behind', 'created'), running('same'), running('none'), running('gone-meanwhile')];
+  parts.runtime.cpusets.set('behind', { cpus: CpuSet.parse('0-3'), mems: CpuSet.of([0]) });
+  parts.runtime.cpusets.set('same', { cpus: CpuSet.of([3]), mems: CpuSet.of([0]) });
+  parts.runtime.cpusets.set('none', { cpus: null, mems: null });
+  const summary = await reconcileWithRuntime(parts, { atStart: false, nowMs });
+  t.same(summary.drifted, [
+    { id: 'behind', runtimeCpus: '0-3', recordedCpus: '2' },
+    { id: 'none', runtimeCpus: '', recordedCpus: '1' },
+  ]);
+  t.same(parts.runtime.updates, [
+    { id: 'behind', cpus: '2', mems: '0' },
+    { id: 'none', cpus: '1', mems: '0' },
+  ], 'the recorded cpusets applied; the pending create and the container that matches left alone');
+  t.ok(parts.applier.isApplied(parts.store.snapshot.allocations.get('same')!), 'a matching one is noted as applied');
+  const again = await reconcileWithRuntime(parts, { atStart: false, nowMs });
+  t.same(again.drifted, [], 'in line after the repair');
+});

@@ -12,7 +12,7 @@ import { canonicalJson, checksumOf, formatCheckpoint, parseCheckpoint } from '..
 import { Mutex } from '../../src/state/mutex.js';
 import { withReleases } from '../../src/state/releases.js';
 import { openStore } from '../../src/state/store.js';
-import { emptySnapshot, historyLimit, type StateSnapshot } from '../../src/state/types.js';
+import { emptySnapshot, historyLimit, historyPerContainerLimit, type StateSnapshot } from '../../src/state/types.js';
 import { validateSnapshot } from '../../src/state/validate.js';
 import { CpuSet } from '../../src/topology/cpuset.js';
 import { discoverTopologySync } from '../../src/topology/discover.js';
@@ -215,10 +215,16 @@ t.test('releasing several containers: each through the engine, unknown ids passe
   t.same(releases.map((entry) => [entry.container, entry.reasons]), [['g', ['stopped']]], 'the orphan had no allocation to record');
 });
 
-t.test('history is bounded', async (t) => {
-  let state = emptySnapshot;
-  for (let index = 0; index < historyLimit + 10; index++) state = admit(state, [allocation(`c${index % 3}`, '1', false)], `c${index % 3}`);
-  t.equal(state.history.length, historyLimit);
+t.test('history is bounded per container and overall, newest kept', async (t) => {
+  let busy = emptySnapshot;
+  for (let index = 0; index < 3 * (historyPerContainerLimit + 5); index++) busy = admit(busy, [allocation(`c${index % 3}`, '1', false)], `c${index % 3}`);
+  t.equal(busy.history.length, 3 * historyPerContainerLimit, 'each of 3 containers keeps its newest entries');
+  let many = emptySnapshot;
+  const count = historyLimit + 10;
+  for (let index = 0; index < count; index++) many = admit(many, [allocation(`c${index}`, '1', false)], `c${index}`);
+  t.equal(many.history.length, historyLimit);
+  t.equal(many.history.at(-1)?.container, `c${count - 1}`, 'the newest entry kept');
+  t.equal(many.history[0]?.container, `c${count - historyLimit}`, 'the oldest dropped first');
 });
 
 t.test('the checkpoint file is written atomically: temp file, rename, nothing left behind', async (t) => {
