@@ -1,7 +1,7 @@
 // A process of the proxy benchmark: the no-op backend or the relay, each alone in its process so
 // the relay's CPU time can be read and the two do not share an event loop with the callers.
-//   node --import=tsx bench/proxy-child.ts backend SOCKET
-//   node --import=tsx bench/proxy-child.ts relay LISTEN UPSTREAM
+//   node out/bench-proxy/bench/proxy-child.js backend SOCKET         (bench/proxy.ts compiles it)
+//   node out/bench-proxy/bench/proxy-child.js relay LISTEN UPSTREAM
 // Tells the parent "ready" over IPC; answers "cpu" with process.cpuUsage(); exits on "stop".
 import { startNoopBackend } from '../test/helpers/noop-cri-backend.js';
 import { defineInterceptor, runtimeMethods, startRelay } from '../src/cri/relay.js';

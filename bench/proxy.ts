@@ -1,13 +1,15 @@
 // Proxy benchmark (npm run bench:proxy [-- --containerd SOCKET]): the relay in front of the no-op
 // CRI backend on unix sockets, compared with calling the backend directly in the same run:
-// unary latency (interleaved direct/proxied calls), the relay's CPU time per call (the relay runs
-// in its own child process; process.cpuUsage() deltas read over IPC), throughput with 64
+// unary latency (interleaved direct/proxied calls in rounds; medians over rounds), the relay's and
+// the backend's CPU time per call (each runs in its own child process; process.cpuUsage() deltas
+// read over IPC), the load average, throughput with 64
 // concurrent callers, and a 20,000-event GetContainerEvents stream. The last line printed is one
 // JSON object with every number.
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
 import { callServerStream, callUnary, createRawClient } from '../test/helpers/grpc-call.js';
@@ -16,11 +18,15 @@ import { runtimeMethods } from '../src/cri/relay.js';
 import { benchContainerd, type ContainerdBenchResult } from './proxy-containerd.js';
 
 const unaryCalls = 3000;
+const latencyRounds = 6;
+const cpuRounds = 4;
+const cpuCallsPerRound = 500;
 const warmupCalls = 300;
 const concurrentCallers = 64;
 const concurrentCalls = 12_800;
 const streamEvents = 20_000;
 const streamRounds = 3;
+const run = promisify(execFile);
 
 interface Child {
   readonly process: ChildProcess;
@@ -28,8 +34,35 @@ interface Child {
   stop(): Promise<void>;
 }
 
-async function startChild(args: string[]): Promise<Child> {
-  const child = fork(join(process.cwd(), 'bench', 'proxy-child.ts'), args, { execArgv: ['--import=tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * Compiles bench/proxy-child.ts and what it imports with tsc, as the daemon ships (dist/ is tsc
+ * output). Run through tsx instead, every closure the relay makes per call would also pay for
+ * esbuild's keepNames `__name` wrapper, a cost the real daemon does not have. The output goes
+ * under out/ (ignored) so the compiled files still find node_modules.
+ */
+async function compileChild(dir: string): Promise<string> {
+  const root = process.cwd();
+  const outDir = join(root, 'out', 'bench-proxy');
+  const config = join(dir, 'tsconfig.bench.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      extends: join(root, 'tsconfig.json'),
+      compilerOptions: { outDir, rootDir: root, noEmitOnError: true },
+      include: [],
+      files: [join(root, 'bench', 'proxy-child.ts')],
+    }),
+  );
+  try {
+    await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config]);
+  } catch (error) {
+    throw new Error(`tsc could not compile bench/proxy-child.ts; fix these errors first:\n${(error as { stdout?: string }).stdout ?? (error as Error).message}`);
+  }
+  return join(outDir, 'bench', 'proxy-child.js');
+}
+
+async function startChild(script: string, args: string[]): Promise<Child> {
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`benchmark child ${args[0]} exited with ${code}`)));
@@ -65,45 +98,71 @@ async function timeCall(client: grpc.Client, path: string, body: Uint8Array): Pr
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-/** Interleaved sequential calls, alternating which side goes first. */
+/**
+ * Interleaved sequential calls, alternating which side goes first, in rounds: each round's p50s
+ * and ratio stand alone and the medians over rounds are reported, so a burst of load from other
+ * processes skews one round rather than the result.
+ */
 async function measureLatency(direct: grpc.Client, proxied: grpc.Client, path: string, body: Uint8Array) {
   for (let i = 0; i < warmupCalls; i += 1) {
     await timeCall(direct, path, body);
     await timeCall(proxied, path, body);
   }
-  const directMs: number[] = [];
-  const proxiedMs: number[] = [];
-  for (let i = 0; i < unaryCalls; i += 1) {
-    if (i % 2 === 0) {
-      directMs.push(await timeCall(direct, path, body));
-      proxiedMs.push(await timeCall(proxied, path, body));
-    } else {
-      proxiedMs.push(await timeCall(proxied, path, body));
-      directMs.push(await timeCall(direct, path, body));
+  const perRound = unaryCalls / latencyRounds;
+  const all = { direct: [] as number[], proxied: [] as number[] };
+  const rounds = { directP50: [] as number[], proxiedP50: [] as number[], ratio: [] as number[] };
+  for (let r = 0; r < latencyRounds; r += 1) {
+    const directMs: number[] = [];
+    const proxiedMs: number[] = [];
+    for (let i = 0; i < perRound; i += 1) {
+      if (i % 2 === 0) {
+        directMs.push(await timeCall(direct, path, body));
+        proxiedMs.push(await timeCall(proxied, path, body));
+      } else {
+        proxiedMs.push(await timeCall(proxied, path, body));
+        directMs.push(await timeCall(direct, path, body));
+      }
     }
+    const [d50, p50] = [median(directMs), median(proxiedMs)];
+    rounds.directP50.push(d50);
+    rounds.proxiedP50.push(p50);
+    rounds.ratio.push(p50 / d50);
+    all.direct.push(...directMs);
+    all.proxied.push(...proxiedMs);
   }
-  directMs.sort((a, b) => a - b);
-  proxiedMs.sort((a, b) => a - b);
-  const [d50, d99, p50, p99] = [percentile(directMs, 50), percentile(directMs, 99), percentile(proxiedMs, 50), percentile(proxiedMs, 99)];
+  const [d50, p50] = [median(rounds.directP50), median(rounds.proxiedP50)];
+  const [d99, p99] = [percentile(sorted(all.direct), 99), percentile(sorted(all.proxied), 99)];
   return {
     calls: unaryCalls,
+    rounds: latencyRounds,
     directP50Ms: round(d50),
     directP99Ms: round(d99),
     proxiedP50Ms: round(p50),
     proxiedP99Ms: round(p99),
     addedP50Ms: round(p50 - d50),
     addedP99Ms: round(p99 - d99),
-    p50Ratio: round(p50 / d50, 2),
+    p50Ratio: round(median(rounds.ratio), 2),
+    p50RatioPerRound: rounds.ratio.map((ratio) => round(ratio, 2)),
   };
 }
 
-/** CPU µs per proxied call in the relay, and in the backend for scale (it is one HTTP/2 endpoint, the relay two). */
+/**
+ * CPU µs per proxied call in the relay and, over the same calls, in the backend (one HTTP/2
+ * endpoint per call where the relay is two). Proxied calls only, back to back: interleaved with
+ * direct calls the relay would run every other call with colder caches than the backend, which
+ * serves every call, and look costlier than it is.
+ */
 async function measureCpuPerCall(proxied: grpc.Client, relay: Child, backend: Child, path: string, body: Uint8Array) {
-  const calls = 2000;
-  const [relayBefore, backendBefore] = [await relay.cpuMicros(), await backend.cpuMicros()];
-  for (let i = 0; i < calls; i += 1) await timeCall(proxied, path, body);
-  const [relayAfter, backendAfter] = [await relay.cpuMicros(), await backend.cpuMicros()];
-  return { relayUs: round((relayAfter - relayBefore) / calls, 1), backendUs: round((backendAfter - backendBefore) / calls, 1) };
+  const relayUs: number[] = [];
+  const backendUs: number[] = [];
+  for (let r = 0; r < cpuRounds; r += 1) {
+    const [relayBefore, backendBefore] = [await relay.cpuMicros(), await backend.cpuMicros()];
+    for (let i = 0; i < cpuCallsPerRound; i += 1) await timeCall(proxied, path, body);
+    const [relayAfter, backendAfter] = [await relay.cpuMicros(), await backend.cpuMicros()];
+    relayUs.push((relayAfter - relayBefore) / cpuCallsPerRound);
+    backendUs.push((backendAfter - backendBefore) / cpuCallsPerRound);
+  }
+  return { relayUs: round(median(relayUs), 1), backendUs: round(median(backendUs), 1) };
 }
 
 async function measureThroughput(client: grpc.Client, path: string, body: Uint8Array): Promise<number> {
@@ -133,19 +192,25 @@ async function measureStream(client: grpc.Client): Promise<{ perSec: number; int
   return { perSec: Math.round(streamEvents / seconds), intact };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+function sorted(values: readonly number[]): number[] {
+  return [...values].sort((a, b) => a - b);
+}
+
+function median(values: readonly number[]): number {
+  return percentile(sorted(values), 50);
 }
 
 async function main(): Promise<void> {
   const containerdIndex = process.argv.indexOf('--containerd');
   const containerdSocket = containerdIndex >= 0 ? process.argv[containerdIndex + 1] : undefined;
+  // Other processes on a small machine move these numbers more than the relay does: say how busy it was.
+  const loadAtStart = round(loadavg()[0] ?? 0, 1);
   const dir = await mkdtemp(join(tmpdir(), 'bench-proxy-'));
   const backendPath = join(dir, 'noop.sock');
   const relayPath = join(dir, 'relay.sock');
-  const backend = await startChild(['backend', backendPath]);
-  const relay = await startChild(['relay', relayPath, backendPath]);
+  const childScript = await compileChild(dir);
+  const backend = await startChild(childScript, ['backend', backendPath]);
+  const relay = await startChild(childScript, ['relay', relayPath, backendPath]);
   const direct = createRawClient(backendPath);
   const proxied = createRawClient(relayPath);
   try {
@@ -160,12 +225,15 @@ async function main(): Promise<void> {
     );
 
     const unary = await measureLatency(direct, proxied, runtimeMethods.Version.path, version);
-    console.log(`unary Version: direct p50 ${unary.directP50Ms} ms p99 ${unary.directP99Ms} ms; proxied p50 ${unary.proxiedP50Ms} ms p99 ${unary.proxiedP99Ms} ms; ratio ${unary.p50Ratio}`);
+    console.log(
+      `unary Version: direct p50 ${unary.directP50Ms} ms p99 ${unary.directP99Ms} ms; proxied p50 ${unary.proxiedP50Ms} ms p99 ${unary.proxiedP99Ms} ms; ` +
+        `ratio ${unary.p50Ratio} (rounds ${unary.p50RatioPerRound.join(', ')})`,
+    );
     const intercepted = await measureLatency(direct, proxied, runtimeMethods.CreateContainer.path, createRequest);
     console.log(`intercepted CreateContainer (decode+encode): direct p50 ${intercepted.directP50Ms} ms; proxied p50 ${intercepted.proxiedP50Ms} ms; ratio ${intercepted.p50Ratio}`);
     const cpu = await measureCpuPerCall(proxied, relay, backend, runtimeMethods.Version.path, version);
     const interceptedCpu = await measureCpuPerCall(proxied, relay, backend, runtimeMethods.CreateContainer.path, createRequest);
-    console.log(`relay CPU per call: ${cpu.relayUs} µs relayed, ${interceptedCpu.relayUs} µs intercepted (no-op backend: ${cpu.backendUs} µs)`);
+    console.log(`CPU per call: relay ${cpu.relayUs} µs relayed, ${interceptedCpu.relayUs} µs intercepted; no-op backend ${cpu.backendUs} µs`);
 
     const directRate = await measureThroughput(direct, runtimeMethods.Version.path, version);
     const proxiedRate = await measureThroughput(proxied, runtimeMethods.Version.path, version);
@@ -193,7 +261,7 @@ async function main(): Promise<void> {
 
     let containerd: ContainerdBenchResult | { error: string } | null = null;
     if (containerdSocket !== undefined) {
-      const front = await startChild(['relay', join(dir, 'containerd-relay.sock'), containerdSocket]);
+      const front = await startChild(childScript, ['relay', join(dir, 'containerd-relay.sock'), containerdSocket]);
       try {
         containerd = await benchContainerd({ directSocket: containerdSocket, proxiedSocket: join(dir, 'containerd-relay.sock') });
       } catch (error) {
@@ -206,16 +274,16 @@ async function main(): Promise<void> {
 
     const result = {
       benchmark: 'proxy',
-      backend: 'no-op CRI backend (raw HTTP/2) on a unix socket; client @grpc/grpc-js; relay and backend each in a child process',
+      backend: 'no-op CRI backend (raw HTTP/2) on a unix socket; client @grpc/grpc-js; relay and backend each in a child process, compiled by tsc',
       unary: { method: 'Version', ...unary, targetP50Ratio: 2.0, meetsTarget: unary.p50Ratio <= 2.0 },
       intercepted: { method: 'CreateContainer (pass-through interceptor)', ...intercepted },
       proxyCpu: {
-        method: 'relay child process, process.cpuUsage() delta over 2000 sequential calls',
+        method: `process.cpuUsage() deltas of the relay and backend child processes over ${cpuCallsPerRound} sequential proxied calls; median of ${cpuRounds} rounds`,
         relayedUsPerCall: cpu.relayUs,
         interceptedUsPerCall: interceptedCpu.relayUs,
         backendUsPerCall: cpu.backendUs,
       },
-      loadAverage1m: round(loadavg()[0] ?? 0, 1),
+      loadAverage1m: { start: loadAtStart, end: round(loadavg()[0] ?? 0, 1) },
       cpus: cpus().length,
       throughput: { callers: concurrentCallers, calls: concurrentCalls, directCallsPerSec: directRate, proxiedCallsPerSec: proxiedRate, ratio: round(proxiedRate / directRate, 2) },
       stream: { ...stream, target: 0.5, meetsTarget: stream.ratio >= 0.5 },

@@ -9,6 +9,14 @@ import type { UpstreamConnection } from './upstream.js';
 /** setTimeout's limit; longer deadlines are left to the caller. */
 const maxTimerMs = 2_147_483_647;
 
+/** What the relay server learns about each call. */
+export interface RelayCallHooks {
+  /** Called once with the status the caller received; optional so unobserved calls build nothing. */
+  readonly observe: ((call: RelayedCall) => void) | undefined;
+  /** Called when the caller's stream closed: the call is no longer in flight. */
+  closed(call: RelayCall): void;
+}
+
 export class RelayCall {
   readonly method: string;
   readonly deadlineMs: number | null;
@@ -26,7 +34,7 @@ export class RelayCall {
     readonly upstream: UpstreamConnection,
     readonly logger: RelayLogger | undefined,
     readonly intercepted: boolean,
-    private readonly onFinish: (call: RelayedCall) => void,
+    private readonly hooks: RelayCallHooks,
   ) {
     this.method = headers[':path'] ?? '';
     const timeoutMs = parseGrpcTimeoutMs(headers['grpc-timeout']);
@@ -38,6 +46,7 @@ export class RelayCall {
       // The caller reset the stream, or the connection went away, before the call finished.
       if (!this.finished) this.abort({ code: GrpcStatus.CANCELLED, message: 'the caller cancelled the call' });
       this.settle(GrpcStatus.CANCELLED);
+      hooks.closed(this);
     });
   }
 
@@ -80,7 +89,7 @@ export class RelayCall {
     if (this.finished) return;
     this.finished = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    this.onFinish({ method: this.method, intercepted: this.intercepted, code, durationMs: performance.now() - this.startedMs });
+    this.hooks.observe?.({ method: this.method, intercepted: this.intercepted, code, durationMs: performance.now() - this.startedMs });
   }
 
   get done(): boolean {

@@ -99,9 +99,14 @@ function readRequestBody(call: RelayCall): Promise<Buffer | null> {
     });
     call.stream.on('end', () => {
       removeAbortListener();
-      resolve(call.abortedWith === null ? Buffer.concat(chunks) : null);
+      resolve(call.abortedWith === null ? joinChunks(chunks) : null);
     });
   });
+}
+
+/** One buffer from the chunks read; a unary message usually arrives as one chunk, used as is. */
+function joinChunks(chunks: readonly Buffer[]): Buffer {
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
 /** Sends the request upstream and collects the whole answer. */
@@ -139,7 +144,7 @@ function forward(call: RelayCall, body: Buffer): Promise<UpstreamAnswer> {
       removeAbortListener();
       const complete = trailersOnly || (ended && trailers !== null);
       const failure = call.abortedWith ?? (complete ? null : describeUpstreamClose(call, upstream, session));
-      resolve({ headers, trailersOnly, body: Buffer.concat(chunks), trailers, failure });
+      resolve({ headers, trailersOnly, body: joinChunks(chunks), trailers, failure });
     });
     upstream.end(body);
   });

@@ -4,8 +4,8 @@ import { chmod } from 'node:fs/promises';
 import { createServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { GrpcStatus } from './grpc-status.js';
 import { prepareSocketPath } from './listen-socket.js';
-import { RelayListenError, type Relay, type RelayedCall, type RelayOptions } from './relay.js';
-import { RelayCall } from './relay-call.js';
+import { RelayListenError, type Relay, type RelayOptions } from './relay.js';
+import { RelayCall, type RelayCallHooks } from './relay-call.js';
 import { relayIntercepted } from './relay-intercept.js';
 import { relayStream } from './relay-stream.js';
 import { http2Settings, UpstreamConnection } from './upstream.js';
@@ -32,9 +32,7 @@ export async function createRelayServer(options: RelayOptions): Promise<Relay> {
   }
   if (state === 'stale') logger?.info({ path: listenPath }, 'replaced a stale socket left by a previous run');
 
-  const finished = (call: RelayedCall): void => {
-    options.observe?.(call);
-  };
+  const hooks: RelayCallHooks = { observe: options.observe, closed: (call) => calls.delete(call) };
 
   const server = createServer({ settings: http2Settings });
   server.on('session', (session: Http2Session) => {
@@ -45,9 +43,8 @@ export async function createRelayServer(options: RelayOptions): Promise<Relay> {
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     stream.on('error', (error: Error) => logger?.debug({ method: headers[':path'], err: error.message }, 'caller stream error'));
     const interceptor = interceptors.get(headers[':path'] ?? '');
-    const call = new RelayCall(stream, headers, upstream, logger, interceptor !== undefined, finished);
+    const call = new RelayCall(stream, headers, upstream, logger, interceptor !== undefined, hooks);
     calls.add(call);
-    stream.on('close', () => calls.delete(call));
     if (closing) {
       call.abort({ code: GrpcStatus.UNAVAILABLE, message: 'cri-rebalancer is shutting down; retry' });
       return;
