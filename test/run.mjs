@@ -90,6 +90,12 @@ for (const name of names) {
     totals.fail += 1;
     continue;
   }
+  // tap prints this, without counting a failure, for tests registered after their parent ended.
+  if (output.includes('cannot create subtest after parent test ends')) {
+    console.log(`${name}: some tests were registered after their parent test ended and never ran`);
+    totals.fail += 1;
+    failed = true;
+  }
   if (code !== 0 && summary.fail === 0) {
     console.log(`${name}: tap exited ${code} with no failing test (coverage below the threshold?)`);
     totals.fail += 1;
