@@ -10,17 +10,21 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /**
- * The CLI beside this helper: compiled (out/src/cli.js next to out/test/helpers/) when tests run,
- * the TypeScript source through tsx when a benchmark runs this helper from source.
+ * The CLI beside this helper: compiled (out/src/cli.js next to out/test/helpers/) when tests run;
+ * the package's own build (dist/cli.js, what `npm install` makes) when a benchmark or the demo
+ * runs this helper from source, so they measure the daemon as it ships; the TypeScript source
+ * through tsx only when there is no build.
  */
 const compiledCliPath = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-const fromSource = !existsSync(compiledCliPath) && import.meta.url.endsWith('.ts');
-const cliPath = fromSource ? fileURLToPath(new URL('../../src/cli.ts', import.meta.url)) : compiledCliPath;
+const builtCliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const sourceCliPath = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const fromSource = import.meta.url.endsWith('.ts');
+const cliPath = !fromSource ? compiledCliPath : existsSync(builtCliPath) ? builtCliPath : sourceCliPath;
 
 /** node arguments that run the CLI's `main` with the given arguments. */
 function formatCliArgs(args: readonly string[]): string[] {
   const entry = `import { main } from ${JSON.stringify(cliPath)}; process.exitCode = await main(process.argv.slice(1));`;
-  return [...(fromSource ? ['--import=tsx'] : []), '--enable-source-maps', '--input-type=module', '-e', entry, ...args];
+  return [...(cliPath === sourceCliPath ? ['--import=tsx'] : []), '--enable-source-maps', '--input-type=module', '-e', entry, ...args];
 }
 
 /** Runs one CLI command (`status`, `explain`, ...) to completion. */
