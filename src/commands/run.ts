@@ -64,6 +64,9 @@ export const command: Command = {
       process.stderr.write(`cri-rebalancer run: ${parsed.error}\n\n${usage}\n`);
       return 2;
     }
+    // Sockets exist for a moment before they are chmod-ed to their modes: nothing the daemon
+    // creates starts out open to other users (the group keeps what listen.socketMode gives it).
+    process.umask(0o027);
     const { runDaemon } = await import('../main.js');
     return runDaemon(parsed.options);
   },
