@@ -34,6 +34,7 @@ import { pendingKey, withAdmission, withBinding, withPod, withoutPod } from '../
 import type { PlacementEngine, RuntimePort } from '../state/ports.js';
 import { withReleases } from '../state/releases.js';
 import type { AllocationStore } from '../state/store.js';
+import type { Allocation } from '../placement/types.js';
 import type { CpuSet } from '../topology/cpuset.js';
 import type { UnaryMethod } from './methods.js';
 import { GrpcStatus, defineInterceptor, runtimeMethods, type GrpcError, type Interceptor, type Interceptors } from './relay.js';
@@ -189,16 +190,36 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
     ),
 
     defineInterceptor(runtimeMethods.StartContainer, async (request) => {
+      const id = request.containerId;
       // The common case costs nothing: the runtime holds what the state records.
-      const recorded = store.snapshot.allocations.get(request.containerId);
-      if (recorded === undefined || applier.isApplied(recorded)) return { forward: request };
-      await store.run(async () => {
-        const allocation = store.snapshot.allocations.get(request.containerId);
-        if (allocation === undefined || applier.isApplied(allocation)) return;
-        log.info({ container: allocation.id, cpus: allocation.cpus.format(), mems: allocation.mems.format() }, 'the runtime may hold an older cpuset; applying the recorded one before the start');
-        await applier.apply([{ id: allocation.id, cpus: allocation.cpus, mems: allocation.mems }]);
-      });
-      return { forward: request };
+      const recorded = store.snapshot.allocations.get(id);
+      if (recorded !== undefined && !applier.isApplied(recorded)) {
+        await store.run(async () => {
+          const allocation = store.snapshot.allocations.get(id);
+          if (allocation === undefined || applier.isApplied(allocation)) return;
+          log.info({ container: id, cpus: allocation.cpus.format(), mems: allocation.mems.format() }, 'the runtime may hold an older cpuset; applying the recorded one before the start');
+          await applier.apply([{ id, cpus: allocation.cpus, mems: allocation.mems }]);
+        });
+      }
+      const startedWith = store.snapshot.allocations.get(id);
+      if (startedWith === undefined) return { forward: request };
+      return {
+        forward: request,
+        // The runtime reads the container's spec when the start begins: an update that lands
+        // while the start is in flight changes the spec, not the task being started (seen with
+        // containerd 1.6). A cpuset that changed meanwhile is applied again to the running task.
+        afterResponse: async (result) => {
+          const changed = (now: Allocation | undefined): now is Allocation =>
+            now !== undefined && (!now.cpus.equals(startedWith.cpus) || !now.mems.equals(startedWith.mems));
+          if (!result.ok || !changed(store.snapshot.allocations.get(id))) return;
+          await store.run(async () => {
+            const now = store.snapshot.allocations.get(id);
+            if (!changed(now)) return;
+            log.info({ container: id, cpus: now.cpus.format(), mems: now.mems.format() }, 'the cpuset changed while the container started; applying it to the running task');
+            await applier.apply([{ id, cpus: now.cpus, mems: now.mems }]);
+          });
+        },
+      };
     }),
 
     defineInterceptor(runtimeMethods.UpdateContainerResources, (request) => {

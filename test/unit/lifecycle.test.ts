@@ -343,6 +343,25 @@ t.test('StartContainer applies the recorded cpuset first when the runtime may ho
   t.ok(setup.lines.some((line) => /older cpuset; applying the recorded one before the start/.test(line.msg)));
 });
 
+t.test('a cpuset that changes while a start is in flight is applied again to the running task', async (t) => {
+  const setup = setUp({ pinSharedToNode: false });
+  await createContainer(setup, createRequest('burst', 'Burstable', 100), 'c-burst');
+  const started = await intercept(setup.interceptors, runtimeMethods.StartContainer, create(StartContainerRequestSchema, { containerId: 'c-burst' }));
+  if (!('forward' in started)) return t.fail('forwarded');
+  // While the runtime starts it, an exclusive create shrinks the pool: that update can land in
+  // the spec after the runtime read it, so the task would start on the old cpuset.
+  await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
+  const shrunk = setup.store.snapshot.allocations.get('c-burst')!;
+  t.equal(setup.runtime.updates.length, 1, 'the shrink went out during the start');
+  await started.afterResponse?.(ok(runtimeMethods.StartContainer));
+  t.same(setup.runtime.updates.at(-1), { id: 'c-burst', cpus: shrunk.cpus.format(), mems: shrunk.mems.format() }, 'applied again once the task runs');
+  t.equal(setup.runtime.updates.length, 2);
+  t.ok(setup.lines.some((line) => /changed while the container started/.test(line.msg)));
+  const quiet = await intercept(setup.interceptors, runtimeMethods.StartContainer, create(StartContainerRequestSchema, { containerId: 'c-burst' }));
+  if ('forward' in quiet) await quiet.afterResponse?.(ok(runtimeMethods.StartContainer));
+  t.equal(setup.runtime.updates.length, 2, 'nothing changed during this start: nothing applied');
+});
+
 t.test('a known pod sandbox costs no runtime round trip on create', async (t) => {
   const setup = setUp();
   await call(setup.interceptors, runtimeMethods.RunPodSandbox, create(RunPodSandboxRequestSchema, { config: sandboxConfig('web', 'Burstable') }), ok(runtimeMethods.RunPodSandbox, { podSandboxId: 'sb-web' }));
