@@ -25,6 +25,7 @@ import { migratePages, movePages, type MigrationCall } from '../src/monitor/page
 import { softwareEventNames } from '../src/monitor/perf-events.js';
 import { discoverTopology } from '../src/topology/discover.js';
 import { cgroup2Root, nativeSkipReason, readRootCpuset, spawnBusy, spawnMemoryHolder, stop, TestCgroup, v1Hierarchy } from '../test/integration/native-fixtures.js';
+import { median } from './stats.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -153,11 +154,6 @@ function callCostByPages(calls: readonly MigrationCall[]): Record<string, { call
         { calls: group.length, medianMs: round(median(group.map((call) => call.elapsedMs))), medianMicrosPerPage: round(median(group.map((call) => (call.elapsedMs * 1000) / call.pages))) },
       ]),
   );
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 /** One paced move and one unpaced migrate_pages of the same memory, back to back, measured alike. */

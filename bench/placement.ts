@@ -17,6 +17,7 @@ import { twoSocket448 } from '../test/fixtures/specs.js';
 import { sharedFixturesDir } from '../test/helpers/paths.js';
 import { generateSysfsTree, unpackSharedFixture } from '../test/helpers/sysfs-fixtures.js';
 import { FirstFitBaseline } from './first-fit-baseline.js';
+import { percentile } from './stats.js';
 
 const admitted = 1000;
 const churnSteps = 4000;
@@ -112,10 +113,6 @@ class QualityTally {
   }
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 /** Runs admissions then churn through the engine and through the baseline. */
 function benchTopology(name: string, topology: Topology) {
   const policy = defaultPolicy;
@@ -177,20 +174,19 @@ function benchTopology(name: string, topology: Topology) {
   const totalCpuUs = cpuUs.reduce((sum, value) => sum + value, 0);
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
   const sorted = [...latenciesNs].sort((a, b) => a - b);
-  const sortedCpu = [...cpuUs].sort((a, b) => a - b);
   return {
     cpus: topology.online.size,
     nodes: topology.nodes.length,
     decisions: latenciesNs.length,
     rejected,
-    p50Us: +(percentile(sorted, 50) / 1000).toFixed(1),
-    p99Us: +(percentile(sorted, 99) / 1000).toFixed(1),
+    p50Us: +(percentile(sorted, 0.5) / 1000).toFixed(1),
+    p99Us: +(percentile(sorted, 0.99) / 1000).toFixed(1),
     maxUs: +(sorted.at(-1)! / 1000).toFixed(1),
     decisionsPerSecond: Math.round(latenciesNs.length / (totalNs / 1e9)),
     /** The same from the CPU time the process spent per decision: what a quiet machine would show. */
     cpuTime: {
-      p50Us: percentile(sortedCpu, 50),
-      p99Us: percentile(sortedCpu, 99),
+      p50Us: percentile(cpuUs, 0.5),
+      p99Us: percentile(cpuUs, 0.99),
       decisionsPerSecond: Math.round(cpuUs.length / (totalCpuUs / 1e6)),
     },
     wallMs: Math.round(wallMs),

@@ -13,6 +13,7 @@ import { startProxiedRuntime } from '../test/integration/harness/proxied-runtime
 import { busyboxImage } from '../test/integration/images/test-images.js';
 import { CriTestClient, removeContainer, removePod, runContainer, runPod, type RunningPod } from '../test/helpers/cri-test-client.js';
 import { findDaemonPrerequisites } from '../test/helpers/daemon-process.js';
+import { percentile } from './stats.js';
 
 export interface ContainerdBenchContext {
   /** containerd's CRI socket. */
@@ -41,11 +42,6 @@ export interface ContainerdBenchResult {
 }
 
 const targetAddedPercent = 2;
-
-function percentile(values: readonly number[], fraction: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
-}
 
 function round(value: number, digits: number): number {
   return Number(value.toFixed(digits));

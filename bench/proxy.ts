@@ -16,6 +16,7 @@ import { callServerStream, callUnary, createRawClient } from '../test/helpers/gr
 import { ContainerEventResponseSchema, CreateContainerRequestSchema, VersionRequestSchema } from '../src/cri/gen/runtime/v1/api_pb.js';
 import { runtimeMethods } from '../src/cri/relay.js';
 import { benchContainerd, type ContainerdBenchResult } from './proxy-containerd.js';
+import { median, percentile } from './stats.js';
 
 const unaryCalls = 3000;
 const latencyRounds = 6;
@@ -85,10 +86,6 @@ async function startChild(script: string, args: string[]): Promise<Child> {
   };
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
-}
-
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
 
 async function timeCall(client: grpc.Client, path: string, body: Uint8Array): Promise<number> {
@@ -131,7 +128,7 @@ async function measureLatency(direct: grpc.Client, proxied: grpc.Client, path: s
     all.proxied.push(...proxiedMs);
   }
   const [d50, p50] = [median(rounds.directP50), median(rounds.proxiedP50)];
-  const [d99, p99] = [percentile(sorted(all.direct), 99), percentile(sorted(all.proxied), 99)];
+  const [d99, p99] = [percentile(all.direct, 0.99), percentile(all.proxied, 0.99)];
   return {
     calls: unaryCalls,
     rounds: latencyRounds,
@@ -192,13 +189,6 @@ async function measureStream(client: grpc.Client): Promise<{ perSec: number; int
   return { perSec: Math.round(streamEvents / seconds), intact };
 }
 
-function sorted(values: readonly number[]): number[] {
-  return [...values].sort((a, b) => a - b);
-}
-
-function median(values: readonly number[]): number {
-  return percentile(sorted(values), 50);
-}
 
 async function main(): Promise<void> {
   const containerdIndex = process.argv.indexOf('--containerd');

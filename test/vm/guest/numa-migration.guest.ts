@@ -18,6 +18,7 @@ import { movePages, type MigrationCall, type MigrationResult } from '../../../sr
 import { discoverTopology } from '../../../src/topology/discover.js';
 import type { GuestCheck, GuestLayout } from '../guest-layout.js';
 import { createCgroup, createLineReader, enableCpusetAndMemory, removeCgroup, spawnInCgroup, writeCgroupFile } from './cgroup-v2.js';
+import { percentile } from '../../../bench/stats.js';
 
 const resultsDir = process.env.VM_RESULTS_DIR ?? '/results';
 const layout = JSON.parse(readFileSync(join(resultsDir, 'layout.json'), 'utf8')) as GuestLayout;
@@ -175,11 +176,6 @@ guestTest(
   },
   addonSkip,
 );
-
-function percentile(values: readonly number[], fraction: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? 0;
-}
 
 /** The budget the migrator is given per move_pages call (its default). */
 const callBudgetMs = 20;
