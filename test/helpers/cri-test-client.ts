@@ -139,6 +139,8 @@ export interface ContainerSpec {
   readonly memoryLimitBytes?: number;
   /** A cpuset kubelet's static CPU manager would send; kubelet with `--cpu-manager-policy=none` sends none. */
   readonly cpusetCpus?: string;
+  /** kubelet's restart count: a container that replaces a dead one of the same name gets the next. */
+  readonly attempt?: number;
   /** The command; by default one that sleeps and exits at once on SIGTERM. */
   readonly command?: readonly string[];
 }
@@ -193,7 +195,7 @@ const sleepUntilTerm = ['/bin/sh', '-c', 'trap "exit 0" TERM; sleep 86400 & wait
 
 export function formatContainerConfig(container: ContainerSpec, pod: PodSpec, image: string): CriMessage {
   return {
-    metadata: { name: container.name, attempt: 0 },
+    metadata: { name: container.name, attempt: container.attempt ?? 0 },
     image: { image },
     command: container.command ?? sleepUntilTerm,
     labels: {

@@ -182,7 +182,9 @@ t.test('SIGKILL in the middle of a create storm, then restart', { skip: skip ?? 
       t.comment(`retry ${pod.name}: started ${created.id.slice(0, 12)}, created before the kill`);
       return created.id;
     }
-    const id = await runContainer(runtime.proxied, runningPod, container, busyboxImage);
+    // A dead container left to garbage collection still holds its name: kubelet names the new
+    // one with the next attempt.
+    const id = await runContainer(runtime.proxied, runningPod, { ...container, attempt: containers.length }, busyboxImage);
     t.comment(`retry ${pod.name}: created and started ${id.slice(0, 12)}${ready === undefined ? ' in a new pod' : ''}`);
     return id;
   };
