@@ -1,6 +1,7 @@
 // The addon's JavaScript surface: argument checks and async work only. The mechanisms live in
-// perf_counters.cc, numa_bpf.cc and page_migration.cc; src/monitor/addon.ts types this surface.
+// perf_counters.cc, numa_bpf.cc, page_migration.cc and durable_file.cc; src/monitor/addon.ts types this surface.
 #include <napi.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <functional>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <utility>
 
+#include "durable_file.h"
 #include "numa_bpf.h"
 #include "page_migration.h"
 #include "perf_counters.h"
@@ -464,6 +466,36 @@ Napi::Value EmptyRoundTrip(const Napi::CallbackInfo& info) {
       info.Env(), []() { return 0; }, [](Napi::Env env, int&) -> Napi::Value { return env.Undefined(); });
 }
 
+// ---- durable file ----
+
+std::string errnoCode(int error) {
+  const char* name = strerrorname_np(error);  // glibc >= 2.32
+  return name != nullptr ? name : "E" + std::to_string(error);
+}
+
+// replaceFileDurably(path, tempPath, bytes: Buffer, mode) -> Promise<void>; the error has the
+// errno name as `code` and the failed step as `syscall`, as node:fs errors do.
+Napi::Value ReplaceFileDurably(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require(info.Length() >= 4 && info[0].IsString() && info[1].IsString() && info[2].IsBuffer() && info[3].IsNumber(), env,
+          "replaceFileDurably(path, tempPath, bytes: Buffer, mode)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string tempPath = info[1].As<Napi::String>().Utf8Value();
+  auto buffer = info[2].As<Napi::Buffer<char>>();
+  std::string bytes(buffer.Data(), buffer.Length());
+  const unsigned mode = info[3].As<Napi::Number>().Uint32Value();
+  return PromiseWorker<durable::ReplaceResult>::Start(
+      env, [path, tempPath, bytes, mode]() { return durable::replaceFile(path, tempPath, bytes, mode); },
+      [path, tempPath](Napi::Env env, durable::ReplaceResult& result) -> Napi::Value {
+        if (result.error == 0) return env.Undefined();
+        const std::string target = result.step == "rename" ? tempPath + " to " + path : tempPath;
+        Napi::Error error = errorWithCode(env, result.step + " " + target + ": " + migration::errnoText(result.error), errnoCode(result.error));
+        error.Set("errno", Napi::Number::New(env, result.error));
+        error.Set("syscall", Napi::String::New(env, result.step));
+        throw error;
+      });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CounterGroup::Define(env, exports);
   NumaPrograms::Define(env, exports);
@@ -478,6 +510,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("queryPageNodes", Napi::Function::New(env, QueryPageNodes));
   exports.Set("migratePages", Napi::Function::New(env, MigratePages));
   exports.Set("probeMovePages", Napi::Function::New(env, ProbeMovePages));
+  exports.Set("replaceFileDurably", Napi::Function::New(env, ReplaceFileDurably));
   exports.Set("emptyRoundTrip", Napi::Function::New(env, EmptyRoundTrip));
   exports.Set("pageSizeBytes", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   return exports;

@@ -17,7 +17,7 @@ import { createRuntimePort, RuntimeCallError } from './cri/runtime-port.js';
 import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from './log.js';
 import { CpusetApplier } from './state/apply-updates.js';
-import { openCheckpointFile } from './state/checkpoint-file.js';
+import { checkpointFileName, chooseFileReplacer, historyFileName, openCheckpointFile } from './state/checkpoint-file.js';
 import { bindPlacementEngine } from './state/engine.js';
 import { reconcileWithRuntime, type ReconcileDeps, type ReconcileSummary } from './state/reconcile.js';
 import { openStore } from './state/store.js';
@@ -110,10 +110,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
   } catch (error) {
     return startFailure(`cannot read the CPU topology from ${options.sysfsRoot}: ${(error as Error).message}`, log);
   }
-  const opened = await openStore(openCheckpointFile(policy.stateDir), topology, { rebuild: options.rebuildState });
+  const replacer = chooseFileReplacer();
+  if (replacer.fallbackReason !== undefined) {
+    log.warn({ reason: replacer.fallbackReason }, 'the native addon did not load: checkpoint writes go through node:fs step by step, which adds latency to every create');
+  }
+  const opened = await openStore(openCheckpointFile(policy.stateDir, checkpointFileName, replacer.replace), topology, {
+    rebuild: options.rebuildState,
+    historyFile: openCheckpointFile(policy.stateDir, historyFileName, replacer.replace),
+  });
   if (!opened.ok) return startFailure(opened.problem.message, log);
   const { store } = opened;
   if (opened.rebuilt) log.warn({ state: store.path }, 'rebuilding the state from the runtime (--rebuild-state); the old checkpoint is replaced');
+  if (opened.historyProblem !== undefined) log.warn({ problem: opened.historyProblem }, 'starting without the saved history (explain shows changes from now on)');
   const endpoint = await discoverRuntimeEndpoint(policy.runtime.endpoint, policy.listen.socket);
   if (!endpoint.ok) return startFailure(endpoint.message, log);
 
@@ -129,6 +137,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
   let relay: Relay | null = null;
   const timers = new Set<NodeJS.Timeout>();
   let watcher: { unsubscribe(): void } | null = null;
+  const saveHistory = (): Promise<void> =>
+    store.saveHistory().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'cannot save the history; retrying at the next interval'));
   const cleanUp = async (): Promise<void> => {
     for (const timer of timers) clearTimeout(timer);
     watcher?.unsubscribe();
@@ -137,6 +147,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
     await store.run(async () => {
       await store.commit({ ...store.snapshot });
     });
+    await saveHistory();
     await control?.close();
     client.close();
   };
@@ -165,6 +176,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
     } catch (error) {
       log.warn({ why, err: (error as Error).message }, 'reconcile failed; retrying at the next interval');
     }
+    await saveHistory();
   };
   const intervalMs = options.reconcileIntervalMs ?? defaultReconcileIntervalMs;
   const schedule = (delayMs: number, why: string): void => {

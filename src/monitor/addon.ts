@@ -103,6 +103,12 @@ export interface NativeAddon {
   /** "" when move_pages works in this process, else why not. */
   probeMovePages(): string;
   emptyRoundTrip(): Promise<void>;
+  /**
+   * Creates `tempPath` (exclusive, `mode`), writes `bytes`, fdatasync, close, rename over `path`,
+   * all on one pool thread; on failure the temp file is gone and the error carries `code` (the
+   * errno's name) and `syscall` (the step).
+   */
+  replaceFileDurably(path: string, tempPath: string, bytes: Buffer, mode: number): Promise<void>;
   readonly pageSizeBytes: number;
 }
 

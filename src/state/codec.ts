@@ -1,4 +1,4 @@
-// The checkpoint's text form, pure: snapshot ⇄ JSON. The file is
+// The checkpoint's and the history's text forms, pure: snapshot ⇄ JSON. The checkpoint is
 //   {"kind": "cri-rebalancer/state", "version": 1, "checksum": "sha256:<hex>", "payload": {...}}
 // where the checksum covers the canonical (key-sorted) JSON of the payload, so a file edited or
 // cut short is caught, and `kind` tells our file from anyone else's.
@@ -6,10 +6,12 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Allocation } from '../placement/types.js';
 import { CpuSet } from '../topology/cpuset.js';
-import { rebuildHint, type SnapshotResult, type StateProblem, type StateSnapshot } from './types.js';
+import { rebuildHint, type HistoryEntry, type SnapshotResult, type StateProblem, type StateSnapshot } from './types.js';
 
 export const checkpointKind = 'cri-rebalancer/state';
 export const checkpointVersion = 1;
+export const historyKind = 'cri-rebalancer/history';
+export const historyVersion = 1;
 
 /**
  * JSON with object keys sorted at every level: the same data always gives the same text. Values
@@ -84,18 +86,19 @@ const payloadSchema = z.object({
       cgroupParent: z.string(),
     }),
   ),
-  history: z.array(
-    z.object({
-      at: z.string(),
-      container: z.string(),
-      action: z.enum(['admit', 'adopt', 'bind', 'update', 'move', 'release']),
-      cpus: cpulist,
-      mems: cpulist,
-      pool,
-      reasons: z.array(z.string()),
-    }),
-  ),
 });
+
+const historyEntrySchema = z.object({
+  at: z.string(),
+  container: z.string(),
+  action: z.enum(['admit', 'adopt', 'bind', 'update', 'move', 'release']),
+  cpus: cpulist,
+  mems: cpulist,
+  pool,
+  reasons: z.array(z.string()),
+});
+
+const historySchema = z.object({ kind: z.literal(historyKind), version: z.literal(historyVersion), entries: z.array(historyEntrySchema) });
 
 const envelopeSchema = z.object({ kind: z.string(), version: z.number(), checksum: z.string(), payload: z.unknown() });
 
@@ -113,7 +116,6 @@ export function formatCheckpoint(snapshot: StateSnapshot): string {
     allocations: [...snapshot.allocations.values()].sort(byId),
     containers: [...snapshot.containers.values()].sort(byId),
     pods: [...snapshot.pods.values()].sort(byId),
-    history: snapshot.history,
   });
   const checksum = checksumOfText(payload);
   return `{"kind":${JSON.stringify(checkpointKind)},"version":${checkpointVersion},"checksum":${JSON.stringify(checksum)},"payload":${payload}}\n`;
@@ -161,7 +163,30 @@ export function parseCheckpoint(text: string, source: string): SnapshotResult {
       allocations,
       containers: new Map(data.containers.map((record) => [record.id, record])),
       pods: new Map(data.pods.map((pod) => [pod.id, pod])),
-      history: data.history,
+      history: [],
     },
   };
+}
+
+/**
+ * The history `explain` tells, in a file of its own: it is written after the fact (see
+ * AllocationStore.saveHistory), so the checkpoint written before every create holds only what
+ * placement needs and stays small.
+ */
+export function formatHistory(history: readonly HistoryEntry[]): string {
+  return `${JSON.stringify({ kind: historyKind, version: historyVersion, entries: history })}\n`;
+}
+
+export type HistoryResult = { readonly ok: true; readonly history: readonly HistoryEntry[] } | { readonly ok: false; readonly message: string };
+
+export function parseHistory(text: string, source: string): HistoryResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, message: `history file ${source} is not valid JSON (${(error as Error).message})` };
+  }
+  const parsed = historySchema.safeParse(json);
+  if (!parsed.success) return { ok: false, message: `${source} is not a cri-rebalancer history file of version ${historyVersion}` };
+  return { ok: true, history: parsed.data.entries };
 }

@@ -54,8 +54,8 @@ export interface StateSnapshot {
 }
 
 /**
- * Entries kept in the checkpoint: enough to explain every live container's recent past, few
- * enough that writing it (before every create is forwarded) stays well under a millisecond.
+ * Entries kept (and saved in the history file): enough to explain every live container's recent
+ * past, few enough that keeping them costs little memory and a small file.
  */
 export const historyLimit = 256;
 /** The newest entries of one container kept; older ones of a busy container go first. */

@@ -102,4 +102,12 @@ t.test('placement through the proxy, seen in the real cgroups', { skip: skip ?? 
   await removePod(client, guaranteed.pod.id);
   await settlesAt(burstable.id, onlineCpus);
   t.pass('removing the pod releases its container too');
+
+  t.notOk(runtime.daemon.logs.some((line) => /native addon did not load/.test(line.msg ?? '')), 'the addon writes the checkpoints');
+  t.equal(await runtime.daemon.terminate(), 0);
+  const restarted = await runtime.restartDaemon();
+  const explained = await runCli(['explain', guaranteed.id, '--json', '--control-socket', restarted.controlSocket]);
+  t.equal(explained.code, 0, `explain answers after a restart (${explained.stderr.trim()})`);
+  const actions = (JSON.parse(explained.stdout) as { history: { action: string }[] }).history.map((entry) => entry.action);
+  t.ok(actions.includes('admit') && actions.includes('release'), `the history was saved at the stop and loaded at the start (${actions.join(', ')})`);
 });

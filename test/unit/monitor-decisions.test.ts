@@ -4,13 +4,17 @@ import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addonStatus, explainLoadFailure, loadAddon } from '../../src/monitor/addon.js';
+import { promisify } from 'node:util';
+import { execFile } from 'node:child_process';
+import { explainLoadFailure } from '../../src/monitor/addon.js';
 import type { Capabilities } from '../../src/monitor/capabilities.js';
 import { formatCapabilities } from '../../src/monitor/capabilities-format.js';
 import { errnoName, nameFailures } from '../../src/monitor/migration-pacing.js';
-import { cpuToNodeOf, decodeCounts, discoverCgroupKeying, loadNumaPrograms } from '../../src/monitor/numa-programs.js';
+import { cpuToNodeOf, decodeCounts, discoverCgroupKeying } from '../../src/monitor/numa-programs.js';
 import { CpuSet } from '../../src/topology/cpuset.js';
 import type { Topology } from '../../src/topology/types.js';
+
+const run = promisify(execFile);
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'cri-rebalancer-monitor-'));
@@ -62,10 +66,20 @@ t.test('the addon says what to do when it cannot load', async (t) => {
   t.match(explainLoadFailure([], new Error('libbpf.so.1: cannot open shared object file: No such file or directory')), /shared library that is missing.*libbpf1/u);
   t.match(explainLoadFailure([], 'odd'), /failed to load: odd; rebuild/u);
 
-  process.env.CRI_REBALANCER_ADDON = join(tempDir(t), 'missing.node');
-  t.match(addonStatus(), { loaded: false, error: /not built/u });
-  t.throws(() => loadAddon(), { name: 'AddonUnavailableError', code: 'ERR_ADDON_UNAVAILABLE' });
-  t.match(await loadNumaPrograms({ cpuToNode: [0] }), { available: false, reason: /not built.*npm rebuild/u }, 'eBPF degrades to a reason');
+  // In a process of its own: the addon is loaded once per process, and this one may have it.
+  const module = (path: string): string => JSON.stringify(new URL(path, import.meta.url).href);
+  const script = `
+    const { addonStatus, loadAddon } = await import(${module('../../src/monitor/addon.js')});
+    const { loadNumaPrograms } = await import(${module('../../src/monitor/numa-programs.js')});
+    let thrown = null;
+    try { loadAddon(); } catch (error) { thrown = { name: error.name, code: error.code }; }
+    console.log(JSON.stringify({ status: addonStatus(), thrown, programs: await loadNumaPrograms({ cpuToNode: [0] }) }));`;
+  const missing = join(tempDir(t), 'missing.node');
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, CRI_REBALANCER_ADDON: missing } });
+  const seen = JSON.parse(stdout) as Record<string, unknown>;
+  t.match(seen.status, { loaded: false, error: /not built/u });
+  t.match(seen.thrown, { name: 'AddonUnavailableError', code: 'ERR_ADDON_UNAVAILABLE' });
+  t.match(seen.programs, { available: false, reason: /not built.*npm rebuild/u }, 'eBPF degrades to a reason');
 });
 
 t.test('the capabilities table', async (t) => {

@@ -1,14 +1,16 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { defaultPolicy } from '../../src/config/defaults.js';
 import { AllocationMap } from '../../src/placement/allocation-map.js';
 import type { Allocation, ContainerRequest } from '../../src/placement/types.js';
-import { openCheckpointFile, type CheckpointFile } from '../../src/state/checkpoint-file.js';
+import type { NativeAddon } from '../../src/monitor/addon.js';
+import { chooseFileReplacer, historyFileName, openCheckpointFile, replaceFileStepwise, type CheckpointFile, type ReplaceFile } from '../../src/state/checkpoint-file.js';
 import { bindPlacementEngine } from '../../src/state/engine.js';
 import { pendingKey, withAdmission, withBinding, withMoves, withPod, withRelease, withoutPod } from '../../src/state/changes.js';
-import { canonicalJson, checksumOf, formatCheckpoint, parseCheckpoint } from '../../src/state/codec.js';
+import { canonicalJson, checksumOf, formatCheckpoint, formatHistory, parseCheckpoint, parseHistory } from '../../src/state/codec.js';
 import { Mutex } from '../../src/state/mutex.js';
 import { withReleases } from '../../src/state/releases.js';
 import { openStore } from '../../src/state/store.js';
@@ -86,8 +88,20 @@ t.test('a checkpoint round-trips every field', async (t) => {
   t.same(c1.request, request('c1'));
   t.equal(parsed.snapshot.pods.get('sb1')?.cgroupParent, '/kubepods/podu1');
   t.equal(parsed.snapshot.containers.get('c2')?.phase, 'created');
-  t.equal(parsed.snapshot.history.length, sample.history.length);
+  t.same(parsed.snapshot.history, [], 'the history is not in the checkpoint');
+  t.notOk('history' in JSON.parse(text).payload);
   t.match(JSON.parse(text), { kind: 'cri-rebalancer/state', version: 1, checksum: /^sha256:[0-9a-f]{64}$/ });
+});
+
+t.test('the history round-trips through its own file; a damaged one is a reason, not a crash', async (t) => {
+  t.ok(sample.history.length > 0);
+  const text = formatHistory(sample.history);
+  const parsed = parseHistory(text, '/x/history.json');
+  if (!parsed.ok) return t.fail(parsed.message);
+  t.equal(formatHistory(parsed.history), text, 'same text again');
+  t.ok(parsed.history[0]?.cpus.equals(sample.history[0]!.cpus), 'cpulists come back as CpuSets');
+  t.match(parseHistory('{', '/x/history.json'), { ok: false, message: /history file \/x\/history.json is not valid JSON/ });
+  t.match(parseHistory(formatCheckpoint(sample), '/x/history.json'), { ok: false, message: '/x/history.json is not a cri-rebalancer history file of version 1' });
 });
 
 t.test('a shared container pinned to a node stays pinned there across a restart', async (t) => {
@@ -227,25 +241,42 @@ t.test('history is bounded per container and overall, newest kept', async (t) =>
   t.equal(many.history[0]?.container, `c${count - historyLimit}`, 'the oldest dropped first');
 });
 
-t.test('the checkpoint file is written atomically: temp file, rename, nothing left behind', async (t) => {
-  const dir = join(tempDir(t), 'nested');
-  const file = openCheckpointFile(dir);
-  t.equal(await file.read(), null, 'no checkpoint yet');
-  await file.write('one\n');
-  await file.write('two\n');
-  t.equal(await file.read(), 'two\n');
-  t.same(readdirSync(dir), ['state.json'], 'no temp files remain');
-  t.equal(statSync(file.path).mode & 0o777, 0o600);
-  t.equal(statSync(dir).mode & 0o777, 0o700);
-  // A write that cannot rename (the target is a non-empty directory) keeps nothing half-written.
-  const blocked = openCheckpointFile(dir, 'blocked');
-  writeFileSync(join(dir, 'keep'), '');
-  mkdirSync(join(dir, 'blocked', 'inner'), { recursive: true });
-  await t.rejects(blocked.write('x'));
-  t.same(readdirSync(dir).sort(), ['blocked', 'keep', 'state.json'], 'temp file removed after a failed write');
-  const unreadable = openCheckpointFile(join(dir, 'state.json'));
-  await t.rejects(unreadable.read(), { code: 'ENOTDIR' });
+// The addon straight from the build: loadAddon's one cached load belongs to the suite's addon tests.
+const addon = createRequire(import.meta.url)(join(process.cwd(), 'build', 'Release', 'cri_rebalancer.node')) as NativeAddon;
+const replacers: ReadonlyArray<[string, ReplaceFile]> = [
+  ['the addon, in one trip', (path, tempPath, bytes, mode) => addon.replaceFileDurably(path, tempPath, bytes, mode)],
+  ['node:fs, step by step', replaceFileStepwise],
+];
+
+t.test('the checkpoint writer is chosen once: the addon, or node:fs with the reason', async (t) => {
+  const chosen = chooseFileReplacer();
+  t.type(chosen.replace, 'function');
+  if (chosen.fallbackReason !== undefined) t.match(chosen.fallbackReason, /npm rebuild|rebuild/);
 });
+
+for (const [how, replace] of replacers) {
+  t.test(`the checkpoint file is written atomically (${how}): temp file, rename, nothing left behind`, async (t) => {
+    const dir = join(tempDir(t), 'nested');
+    const file = openCheckpointFile(dir, undefined, replace);
+    t.equal(await file.read(), null, 'no checkpoint yet');
+    await file.write('one\n');
+    await file.write('two\n');
+    t.equal(await file.read(), 'two\n');
+    t.same(readdirSync(dir), ['state.json'], 'no temp files remain');
+    t.equal(statSync(file.path).mode & 0o777, 0o600);
+    t.equal(statSync(dir).mode & 0o777, 0o700);
+    // A write that cannot rename (the target is a non-empty directory) keeps nothing half-written.
+    const blocked = openCheckpointFile(dir, 'blocked', replace);
+    writeFileSync(join(dir, 'keep'), '');
+    mkdirSync(join(dir, 'blocked', 'inner'), { recursive: true });
+    await t.rejects(blocked.write('x'), { code: 'EISDIR', syscall: 'rename' });
+    t.same(readdirSync(dir).sort(), ['blocked', 'keep', 'state.json'], 'temp file removed after a failed write');
+    const unreadable = openCheckpointFile(join(dir, 'state.json'), undefined, replace);
+    await t.rejects(unreadable.read(), { code: 'ENOTDIR' });
+    await t.rejects(unreadable.write('x'), { code: 'EEXIST' }, 'a file where the directory should be');
+    await t.rejects(replace(join(dir, 'gone', 'x'), join(dir, 'gone', '.x.tmp'), Buffer.from('x'), 0o600), { code: 'ENOENT', syscall: 'open' });
+  });
+}
 
 t.test('the store checkpoints before it changes, and loads what it wrote', async (t) => {
   const dir = tempDir(t);
@@ -267,6 +298,32 @@ t.test('the store checkpoints before it changes, and loads what it wrote', async
   if (!failingStore.ok) return t.fail('opens');
   await t.rejects(failingStore.store.commit(sample), /disk full/);
   t.equal(failingStore.store.snapshot, emptySnapshot, 'a failed checkpoint changes nothing');
+});
+
+t.test('the store saves the history apart, only when it changed; a damaged one does not stop the start', async (t) => {
+  const dir = tempDir(t);
+  const file = openCheckpointFile(dir);
+  let historyWrites = 0;
+  const onDisk = openCheckpointFile(dir, historyFileName);
+  const historyFile: CheckpointFile = { path: onDisk.path, read: () => onDisk.read(), write: (text) => (historyWrites++, onDisk.write(text)) };
+  const opened = await openStore(file, topology, { historyFile });
+  if (!opened.ok) return t.fail('opens');
+  await opened.store.commit(sample);
+  t.equal(await historyFile.read(), null, 'a commit leaves the history for later');
+  await opened.store.saveHistory();
+  await opened.store.saveHistory();
+  t.equal(historyWrites, 1, 'saved once: nothing changed in between');
+  t.equal(await historyFile.read(), formatHistory(sample.history));
+  const reopened = await openStore(file, topology, { historyFile });
+  if (!reopened.ok) return t.fail('reopens');
+  t.equal(reopened.store.snapshot.history.length, sample.history.length, 'loaded with the checkpoint');
+  t.equal(reopened.store.snapshot.allocations.size, sample.allocations.size);
+  writeFileSync(historyFile.path, 'garbage');
+  const damaged = await openStore(file, topology, { historyFile });
+  t.match(damaged, { ok: true, historyProblem: /is not valid JSON/ });
+  t.same(damaged.ok && damaged.store.snapshot.history, []);
+  const unreadable: CheckpointFile = { path: '/h', read: async () => Promise.reject(new Error('EIO')), write: async () => undefined };
+  t.match(await openStore(file, topology, { historyFile: unreadable }), { ok: true, historyProblem: 'cannot read history file /h: EIO' });
 });
 
 t.test('opening a bad checkpoint stops with the problem; --rebuild-state starts empty', async (t) => {
