@@ -1,18 +1,23 @@
-// The benchmark's real-runtime half: CreateContainer+StartContainer through the proxy vs directly
-// against a real containerd, interleaved, medians over N rounds each. Target (issue 3): at most
-// 2% added time.
+// The benchmark's real-runtime half: CreateContainer+StartContainer through the daemon vs directly
+// against a real containerd, and through a bare relay (the extra hop alone, no decisions), in
+// rotating order, medians of paired differences over N rounds. Target (issue 3): at most 2% added
+// time.
 //   npm run bench:proxy-containerd   starts a throwaway containerd sandbox (the integration
 //                                    harness) and the daemon in front of it; JSON on the last line
 //   benchContainerd(context)         the same measurement over any two sockets whose containerd
 //                                    has the harness's images (bench/proxy.ts --containerd)
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { removeCgroupTree } from '../test/integration/harness/cgroups.js';
 import { findContainerdPrerequisites } from '../test/integration/harness/prerequisites.js';
 import { startProxiedRuntime } from '../test/integration/harness/proxied-runtime.js';
 import { busyboxImage } from '../test/integration/images/test-images.js';
-import { CriTestClient, removeContainer, removePod, runContainer, runPod, type RunningPod } from '../test/helpers/cri-test-client.js';
+import { createContainer, CriTestClient, removeContainer, removePod, runPod, startContainer, type RunningPod } from '../test/helpers/cri-test-client.js';
 import { findDaemonPrerequisites } from '../test/helpers/daemon-process.js';
+import { compileChild, startChild, type Child } from './proxy-children.js';
 import { percentile } from './stats.js';
 
 export interface ContainerdBenchContext {
@@ -20,23 +25,36 @@ export interface ContainerdBenchContext {
   readonly directSocket: string;
   /** The proxy's socket, forwarding to `directSocket`. */
   readonly proxiedSocket: string;
+  /**
+   * A bare relay's socket (no decisions, no checkpoint), forwarding to `directSocket`: the cost of
+   * the extra hop alone, measured in the same rounds.
+   */
+  readonly relaySocket?: string;
   /** Measured rounds per side (after `warmupRounds`). */
   readonly rounds?: number;
   readonly warmupRounds?: number;
 }
 
-export interface ContainerdBenchResult {
-  readonly rounds: number;
-  readonly directCreateStartP50Ms: number;
-  readonly proxiedCreateStartP50Ms: number;
+/** One side against direct, from per-round differences (measured back to back). */
+export interface AddedTime {
   /**
-   * The median of the per-round differences (proxied - direct, measured back to back) over the
-   * direct p50, in percent: pairing cancels most of a shared machine's drift.
+   * The median of the per-round differences (this side - direct) over the direct p50, in percent:
+   * pairing cancels most of a shared machine's drift.
    */
   readonly addedPercent: number;
   readonly addedP50Ms: number;
+  readonly addedCreateP50Ms: number;
+  readonly addedStartP50Ms: number;
+}
+
+export interface ContainerdBenchResult extends AddedTime {
+  readonly rounds: number;
+  readonly directCreateStartP50Ms: number;
+  readonly proxiedCreateStartP50Ms: number;
   readonly directCreateStartP90Ms: number;
   readonly proxiedCreateStartP90Ms: number;
+  /** The bare relay, when measured: the floor any proxy in front of this runtime pays here. */
+  readonly relayOnly: AddedTime | null;
   readonly targetAddedPercent: number;
   readonly meetsTarget: boolean;
 }
@@ -47,57 +65,79 @@ function round(value: number, digits: number): number {
   return Number(value.toFixed(digits));
 }
 
+interface Side {
+  readonly name: string;
+  readonly client: CriTestClient;
+  readonly createMs: number[];
+  readonly startMs: number[];
+  pod: RunningPod | null;
+}
+
+const sum = (side: Side): number[] => side.createMs.map((ms, index) => ms + (side.startMs[index] ?? Number.NaN));
+
+function addedOver(direct: Side, side: Side): AddedTime {
+  const pairedP50 = (ours: number[], theirs: number[]) => percentile(ours.map((ms, index) => ms - (theirs[index] ?? Number.NaN)), 0.5);
+  const addedMs = pairedP50(sum(side), sum(direct));
+  return {
+    addedPercent: round((addedMs / percentile(sum(direct), 0.5)) * 100, 2),
+    addedP50Ms: round(addedMs, 2),
+    addedCreateP50Ms: round(pairedP50(side.createMs, direct.createMs), 2),
+    addedStartP50Ms: round(pairedP50(side.startMs, direct.startMs), 2),
+  };
+}
+
 export async function benchContainerd(context: ContainerdBenchContext): Promise<ContainerdBenchResult> {
-  const rounds = context.rounds ?? 20;
+  const rounds = context.rounds ?? 30;
   const warmupRounds = context.warmupRounds ?? 2;
   const repoRoot = process.cwd();
   // The benchmark's pods under a cgroup root of their own (kubelet's --cgroup-root), removed after.
   const cgroupRoot = `/cri-rebalancer-bench-${randomBytes(4).toString('hex')}`;
-  const sides = {
-    direct: { client: new CriTestClient(context.directSocket, repoRoot), times: [] as number[], pod: null as RunningPod | null },
-    proxied: { client: new CriTestClient(context.proxiedSocket, repoRoot), times: [] as number[], pod: null as RunningPod | null },
-  };
+  const sockets: Array<[string, string]> = [
+    ['direct', context.directSocket],
+    ['proxied', context.proxiedSocket],
+    ...(context.relaySocket === undefined ? [] : [['relay', context.relaySocket] as [string, string]]),
+  ];
+  const sides: Side[] = sockets.map(([name, socket]) => ({ name, client: new CriTestClient(socket, repoRoot), createMs: [], startMs: [], pod: null }));
   try {
-    for (const [name, side] of Object.entries(sides)) {
-      side.pod = await runPod(side.client, { name: `bench-${name}`, namespace: 'default', uid: randomUUID(), qos: 'Burstable', cgroupRoot });
+    for (const side of sides) {
+      side.pod = await runPod(side.client, { name: `bench-${side.name}`, namespace: 'default', uid: randomUUID(), qos: 'Burstable', cgroupRoot });
     }
     for (let index = 0; index < warmupRounds + rounds; index += 1) {
-      // Alternate which side goes first, so drift on a shared machine falls on both alike.
-      const order = index % 2 === 0 ? [sides.direct, sides.proxied] : [sides.proxied, sides.direct];
+      // Rotate which side goes first, so drift on a shared machine falls on every side alike.
+      const order = [...sides.slice(index % sides.length), ...sides.slice(0, index % sides.length)];
       for (const side of order) {
         const pod = side.pod;
         if (pod === null) throw new Error('the benchmark pod did not start');
         const began = performance.now();
-        const id = await runContainer(side.client, pod, { name: `bench-${index}`, cpuRequestMilli: 100 }, busyboxImage);
-        const elapsedMs = performance.now() - began;
-        if (index >= warmupRounds) side.times.push(elapsedMs);
+        const id = await createContainer(side.client, pod, { name: `bench-${index}`, cpuRequestMilli: 100 }, busyboxImage);
+        const created = performance.now();
+        await startContainer(side.client, id);
+        if (index >= warmupRounds) {
+          side.createMs.push(created - began);
+          side.startMs.push(performance.now() - created);
+        }
         await removeContainer(side.client, id);
       }
     }
   } finally {
-    for (const side of Object.values(sides)) {
+    for (const side of sides) {
       if (side.pod !== null) await removePod(side.client, side.pod.id).catch(() => undefined);
       side.client.close();
     }
     await removeCgroupTree(cgroupRoot);
   }
-  const direct = percentile(sides.direct.times, 0.5);
-  const proxied = percentile(sides.proxied.times, 0.5);
-  const addedMs = percentile(
-    sides.proxied.times.map((time, index) => time - (sides.direct.times[index] ?? Number.NaN)),
-    0.5,
-  );
-  const addedPercent = round((addedMs / direct) * 100, 2);
+  const [direct, proxied, relay] = sides as [Side, Side, Side | undefined];
+  const added = addedOver(direct, proxied);
   return {
     rounds,
-    addedP50Ms: round(addedMs, 2),
-    directCreateStartP50Ms: round(direct, 2),
-    proxiedCreateStartP50Ms: round(proxied, 2),
-    addedPercent,
-    directCreateStartP90Ms: round(percentile(sides.direct.times, 0.9), 2),
-    proxiedCreateStartP90Ms: round(percentile(sides.proxied.times, 0.9), 2),
+    ...added,
+    directCreateStartP50Ms: round(percentile(sum(direct), 0.5), 2),
+    proxiedCreateStartP50Ms: round(percentile(sum(proxied), 0.5), 2),
+    directCreateStartP90Ms: round(percentile(sum(direct), 0.9), 2),
+    proxiedCreateStartP90Ms: round(percentile(sum(proxied), 0.9), 2),
+    relayOnly: relay === undefined ? null : addedOver(direct, relay),
     targetAddedPercent,
-    meetsTarget: addedPercent <= targetAddedPercent,
+    meetsTarget: added.addedPercent <= targetAddedPercent,
   };
 }
 
@@ -109,24 +149,37 @@ async function main(): Promise<void> {
     return;
   }
   const roundsArg = process.argv.indexOf('--rounds');
-  const rounds = roundsArg >= 0 ? Number(process.argv[roundsArg + 1]) : 20;
+  const rounds = roundsArg >= 0 ? Number(process.argv[roundsArg + 1]) : 30;
+  const dir = await mkdtemp(join(tmpdir(), 'bench-proxy-containerd-'));
   const runtime = await startProxiedRuntime({ repoRoot });
+  let relay: Child | null = null;
   try {
-    const result = await benchContainerd({ directSocket: runtime.sandbox.socket, proxiedSocket: runtime.daemon.socket, rounds });
+    const relaySocket = join(dir, 'relay.sock');
+    relay = await startChild(await compileChild(dir), ['relay', relaySocket, runtime.sandbox.socket]);
+    const result = await benchContainerd({ directSocket: runtime.sandbox.socket, proxiedSocket: runtime.daemon.socket, relaySocket, rounds });
+    const relayOnly = result.relayOnly;
     console.log(
       `create+start of a Burstable container, ${result.rounds} rounds each: direct p50 ${result.directCreateStartP50Ms} ms, ` +
-        `through the daemon p50 ${result.proxiedCreateStartP50Ms} ms; added ${result.addedP50Ms} ms = ${result.addedPercent}% (target <= ${targetAddedPercent}%)`,
+        `through the daemon p50 ${result.proxiedCreateStartP50Ms} ms; added ${result.addedP50Ms} ms = ${result.addedPercent}% ` +
+        `(create +${result.addedCreateP50Ms} ms, start +${result.addedStartP50Ms} ms; target <= ${targetAddedPercent}%)`,
     );
+    if (relayOnly !== null) {
+      console.log(`a bare relay in the same rounds: added ${relayOnly.addedP50Ms} ms = ${relayOnly.addedPercent}% (create +${relayOnly.addedCreateP50Ms} ms, start +${relayOnly.addedStartP50Ms} ms)`);
+    }
     console.log(
       JSON.stringify({
         benchmark: 'proxy-containerd',
         runtime: 'containerd + runc (throwaway sandbox), host-network Burstable pod, busybox container',
         proxy: 'cri-rebalancer run (placement, checkpoint, relay) in a child process',
+        relay: 'the bare relay (bench/proxy-child.ts, compiled by tsc) in a child process: the extra hop alone',
+        loadAverage1m: round(loadavg()[0] ?? 0, 1),
         ...result,
       }),
     );
   } finally {
+    await relay?.stop();
     await runtime.destroy();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

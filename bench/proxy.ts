@@ -5,17 +5,16 @@
 // read over IPC), the load average, throughput with 64
 // concurrent callers, and a 20,000-event GetContainerEvents stream. The last line printed is one
 // JSON object with every number.
-import { execFile, fork, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
 import { callServerStream, callUnary, createRawClient } from '../test/helpers/grpc-call.js';
 import { ContainerEventResponseSchema, CreateContainerRequestSchema, VersionRequestSchema } from '../src/cri/gen/runtime/v1/api_pb.js';
 import { runtimeMethods } from '../src/cri/relay.js';
 import { benchContainerd, type ContainerdBenchResult } from './proxy-containerd.js';
+import { compileChild, startChild, type Child } from './proxy-children.js';
 import { median, percentile } from './stats.js';
 
 const unaryCalls = 3000;
@@ -27,64 +26,6 @@ const concurrentCallers = 64;
 const concurrentCalls = 12_800;
 const streamEvents = 20_000;
 const streamRounds = 3;
-const run = promisify(execFile);
-
-interface Child {
-  readonly process: ChildProcess;
-  cpuMicros(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-/**
- * Compiles bench/proxy-child.ts and what it imports with tsc, as the daemon ships (dist/ is tsc
- * output). Run through tsx instead, every closure the relay makes per call would also pay for
- * esbuild's keepNames `__name` wrapper, a cost the real daemon does not have. The output goes
- * under out/ (ignored) so the compiled files still find node_modules.
- */
-async function compileChild(dir: string): Promise<string> {
-  const root = process.cwd();
-  const outDir = join(root, 'out', 'bench-proxy');
-  const config = join(dir, 'tsconfig.bench.json');
-  await writeFile(
-    config,
-    JSON.stringify({
-      extends: join(root, 'tsconfig.json'),
-      compilerOptions: { outDir, rootDir: root, noEmitOnError: true },
-      include: [],
-      files: [join(root, 'bench', 'proxy-child.ts')],
-    }),
-  );
-  try {
-    await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config]);
-  } catch (error) {
-    throw new Error(`tsc could not compile bench/proxy-child.ts; fix these errors first:\n${(error as { stdout?: string }).stdout ?? (error as Error).message}`);
-  }
-  return join(outDir, 'bench', 'proxy-child.js');
-}
-
-async function startChild(script: string, args: string[]): Promise<Child> {
-  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', () => resolve());
-    child.once('exit', (code) => reject(new Error(`benchmark child ${args[0]} exited with ${code}`)));
-  });
-  return {
-    process: child,
-    cpuMicros: () =>
-      new Promise((resolve) => {
-        child.once('message', (message) => {
-          const { cpu } = message as { cpu: NodeJS.CpuUsage };
-          resolve(cpu.user + cpu.system);
-        });
-        child.send('cpu');
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.send('stop');
-      }),
-  };
-}
 
 const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
 

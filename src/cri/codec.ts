@@ -1,7 +1,8 @@
 // Decoding and encoding CRI messages with @bufbuild/protobuf. Fields absent from proto/ are kept
-// on decode and written back on encode, so a rewritten request loses nothing kubelet sent.
+// on decode and written back on encode, so a rewritten request loses nothing kubelet sent; a
+// request forwarded unchanged, or with fields set after it, keeps the very bytes kubelet sent.
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { encodeGrpcFrame, parseGrpcFrames } from './grpc-frame.js';
+import { encodeGrpcFrame, frameHeaderBytes, parseGrpcFrames } from './grpc-frame.js';
 
 export type DecodeResult<Desc extends DescMessage> =
   | { readonly ok: true; readonly message: MessageShape<Desc> }
@@ -43,4 +44,19 @@ export function decodeUnaryBody<Desc extends DescMessage>(schema: Desc, body: Ui
 
 export function encodeUnaryBody<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Buffer {
   return encodeGrpcFrame(encodeMessage(schema, message));
+}
+
+/**
+ * The body that forwards `forward` (the received message itself: its received bytes, no
+ * re-encode), followed by `overrides` (see InterceptDecision in relay.ts).
+ */
+export function encodeForwardBody<Desc extends DescMessage>(
+  schema: Desc,
+  received: { readonly message: MessageShape<Desc>; readonly body: Buffer },
+  forward: MessageShape<Desc>,
+  overrides: MessageShape<Desc> | undefined,
+): Buffer {
+  if (forward === received.message && overrides === undefined) return received.body;
+  const base = forward === received.message ? received.body.subarray(frameHeaderBytes) : encodeMessage(schema, forward);
+  return encodeGrpcFrame(overrides === undefined ? base : Buffer.concat([base, encodeMessage(schema, overrides)]));
 }

@@ -38,7 +38,7 @@ import type { Allocation } from '../placement/types.js';
 import type { CpuSet } from '../topology/cpuset.js';
 import type { UnaryMethod } from './methods.js';
 import { GrpcStatus, defineInterceptor, runtimeMethods, type GrpcError, type Interceptor, type Interceptors } from './relay.js';
-import { checkRuntimeId, keepDaemonCpuset, withCpuset } from './rewrite.js';
+import { checkRuntimeId, cpusetOverridesForCreate, cpusetOverridesForUpdate } from './rewrite.js';
 import { containerRequestOf, podRecordOf } from './pods.js';
 
 export interface LifecycleDeps {
@@ -142,7 +142,6 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
           return { reject };
         }
         const { allocation, allocations, updates } = placed.decision;
-        const forward = withCpuset(request, allocation.cpus, allocation.mems);
         await store.commit(
           withAdmission(store.snapshot, {
             allocation,
@@ -160,7 +159,8 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
         );
         await applier.apply(updates);
         return {
-          forward,
+          forward: request,
+          overrides: cpusetOverridesForCreate(allocation.cpus, allocation.mems),
           afterResponse: async (result) => {
             const was = sent.get(key)!;
             sent.delete(key);
@@ -229,7 +229,7 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
       if (asked !== undefined && (asked.cpusetCpus !== '' || asked.cpusetMems !== '')) {
         log.info({ container: request.containerId, asked: { cpus: asked.cpusetCpus, mems: asked.cpusetMems }, kept: { cpus: allocation.cpus.format(), mems: allocation.mems.format() } }, 'kept the daemon cpuset over the one kubelet asked for');
       }
-      return { forward: keepDaemonCpuset(request, allocation.cpus, allocation.mems) };
+      return { forward: request, overrides: cpusetOverridesForUpdate(allocation.cpus, allocation.mems) };
     }),
 
     afterRemoval(runtimeMethods.StopContainer, (request) => release([request.containerId], 'the container was stopped')),

@@ -1,9 +1,9 @@
 // An intercepted unary call: read the request, decode it, let the interceptor decide, forward the
-// (possibly rewritten) request, show the interceptor the runtime's answer, then relay that answer
-// to the caller unchanged.
+// request (as received, with fields set after it, or rewritten), show the interceptor the
+// runtime's answer, then relay that answer to the caller unchanged.
 import { constants, type IncomingHttpHeaders } from 'node:http2';
 import type { Message } from '@bufbuild/protobuf';
-import { decodeUnaryBody, encodeUnaryBody } from './codec.js';
+import { decodeUnaryBody, encodeForwardBody } from './codec.js';
 import { frameHeaderBytes, maxFrameBytes } from './grpc-frame.js';
 import { formatDownstreamHeaders, parseGrpcMessage, parseMetadata, respondWithStatus } from './grpc-http2.js';
 import { GrpcStatus, parseGrpcStatus, type GrpcError } from './grpc-status.js';
@@ -62,7 +62,7 @@ export async function relayIntercepted(call: RelayCall, interceptor: Interceptor
   }
   let forwardBody: Buffer;
   try {
-    forwardBody = encodeUnaryBody(interceptor.method.request, decision.forward as never);
+    forwardBody = encodeForwardBody(interceptor.method.request, { message: decoded.message, body }, decision.forward, decision.overrides);
   } catch (error) {
     const failure = { code: GrpcStatus.INTERNAL, message: `cri-rebalancer could not encode the rewritten ${call.method} request: ${(error as Error).message}` };
     await after({ ok: false, error: failure });

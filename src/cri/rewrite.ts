@@ -1,14 +1,11 @@
-// Pure helpers over CRI messages: rewriting the cpuset of a create or update request (copies,
-// unknown fields kept), reading the QoS class from kubelet's cgroup parent, turning CRI resources
-// into the placement engine's ContainerRequest, and checking ids before they reach any path.
-import { clone, create } from '@bufbuild/protobuf';
+// Pure helpers over CRI messages: the cpuset a create or update request is forwarded with,
+// reading the QoS class from kubelet's cgroup parent, turning CRI resources into the placement
+// engine's ContainerRequest, and checking ids before they reach any path.
+import { create } from '@bufbuild/protobuf';
 import type { ContainerRequest, QosClass } from '../placement/types.js';
 import type { CpuSet } from '../topology/cpuset.js';
 import {
-  ContainerConfigSchema,
   CreateContainerRequestSchema,
-  LinuxContainerConfigSchema,
-  LinuxContainerResourcesSchema,
   UpdateContainerResourcesRequestSchema,
   type ContainerConfig,
   type CreateContainerRequest,
@@ -17,27 +14,21 @@ import {
   type UpdateContainerResourcesRequest,
 } from './gen/runtime/v1/api_pb.js';
 
-/** A copy of the create request with linux.resources.cpuset_cpus/mems set (sub-messages made as needed). */
-export function withCpuset(request: CreateContainerRequest, cpus: CpuSet, mems: CpuSet): CreateContainerRequest {
-  const copy = clone(CreateContainerRequestSchema, request);
-  copy.config ??= create(ContainerConfigSchema);
-  copy.config.linux ??= create(LinuxContainerConfigSchema);
-  copy.config.linux.resources ??= create(LinuxContainerResourcesSchema);
-  copy.config.linux.resources.cpusetCpus = cpus.format();
-  copy.config.linux.resources.cpusetMems = mems.format();
-  return copy;
+/**
+ * What a create is forwarded with after the request kubelet sent: linux.resources.cpuset_cpus and
+ * cpuset_mems, which the runtime's decoder merges into the request (see InterceptDecision).
+ */
+export function cpusetOverridesForCreate(cpus: CpuSet, mems: CpuSet): CreateContainerRequest {
+  return create(CreateContainerRequestSchema, { config: { linux: { resources: { cpusetCpus: cpus.format(), cpusetMems: mems.format() } } } });
 }
 
 /**
- * kubelet's UpdateContainerResources with everything applied except the cpuset, which stays the
- * daemon's: kubelet (CPU manager policy none) would otherwise widen it back to all CPUs.
+ * What kubelet's UpdateContainerResources is forwarded with after its request: the daemon's
+ * cpuset, so everything kubelet asked for applies except the cpuset, which kubelet (CPU manager
+ * policy none) would otherwise widen back to all CPUs.
  */
-export function keepDaemonCpuset(request: UpdateContainerResourcesRequest, cpus: CpuSet, mems: CpuSet): UpdateContainerResourcesRequest {
-  const copy = clone(UpdateContainerResourcesRequestSchema, request);
-  copy.linux ??= create(LinuxContainerResourcesSchema);
-  copy.linux.cpusetCpus = cpus.format();
-  copy.linux.cpusetMems = mems.format();
-  return copy;
+export function cpusetOverridesForUpdate(cpus: CpuSet, mems: CpuSet): UpdateContainerResourcesRequest {
+  return create(UpdateContainerResourcesRequestSchema, { linux: { cpusetCpus: cpus.format(), cpusetMems: mems.format() } });
 }
 
 export interface CgroupParent {

@@ -9,55 +9,70 @@ import {
   PodSandboxConfigSchema,
   UpdateContainerResourcesRequestSchema,
 } from '../../src/cri/gen/runtime/v1/api_pb.js';
-import { decodeMessage } from '../../src/cri/codec.js';
+import { decodeMessage, encodeForwardBody } from '../../src/cri/codec.js';
+import { encodeGrpcFrame } from '../../src/cri/grpc-frame.js';
 import {
   checkRuntimeId,
   cpuLimitMilliFromQuota,
   cpuRequestMilliFromShares,
+  cpusetOverridesForCreate,
+  cpusetOverridesForUpdate,
   guessQosFromResources,
-  keepDaemonCpuset,
   parseCgroupParent,
   parseVerboseInfoPid,
   qosFromCgroupParent,
   requestFromCri,
-  withCpuset,
 } from '../../src/cri/rewrite.js';
 import { discoverRuntimeEndpoint, parseEndpoint, standardRuntimeSockets } from '../../src/cri/endpoint.js';
+import { sentRequest } from '../helpers/sent-request.js';
 
-t.test('withCpuset writes the cpuset into a copy, creating what is missing', async (t) => {
+t.test('a create is forwarded as kubelet sent it, with the cpuset set after it: sub-messages made as needed', async (t) => {
   const bare = create(CreateContainerRequestSchema, { podSandboxId: 'p' });
-  const placed = withCpuset(bare, CpuSet.parse('2-3,6'), CpuSet.parse('0'));
+  const placed = sentRequest(CreateContainerRequestSchema, { forward: bare, overrides: cpusetOverridesForCreate(CpuSet.parse('2-3,6'), CpuSet.parse('0')) });
   t.equal(placed.config?.linux?.resources?.cpusetCpus, '2-3,6');
   t.equal(placed.config?.linux?.resources?.cpusetMems, '0');
-  t.equal(bare.config, undefined, 'the original is untouched');
+  t.equal(placed.podSandboxId, 'p');
 
-  const full = create(CreateContainerRequestSchema, { config: { linux: { resources: { cpuShares: 2048n, cpusetCpus: '0-7' } } } });
-  const rewritten = withCpuset(full, CpuSet.of([1]), CpuSet.of([0]));
+  const full = create(CreateContainerRequestSchema, {
+    config: { metadata: { name: 'app' }, image: { image: 'busybox' }, linux: { resources: { cpuShares: 2048n, cpusetCpus: '0-7', memoryLimitInBytes: 1024n } } },
+  });
+  const rewritten = sentRequest(CreateContainerRequestSchema, { forward: full, overrides: cpusetOverridesForCreate(CpuSet.of([1]), CpuSet.of([0])) });
+  t.equal(rewritten.config?.linux?.resources?.cpusetCpus, '1', "the daemon's cpuset wins over kubelet's");
   t.equal(rewritten.config?.linux?.resources?.cpuShares, 2048n, 'other resources kept');
-  t.equal(full.config?.linux?.resources?.cpusetCpus, '0-7');
+  t.equal(rewritten.config?.linux?.resources?.memoryLimitInBytes, 1024n);
+  t.equal(rewritten.config?.image?.image, 'busybox', 'sibling sub-messages kept');
+  t.equal(rewritten.config?.metadata?.name, 'app');
 });
 
-t.test('withCpuset keeps unknown fields', async (t) => {
-  const bytes = Buffer.concat([toBinary(CreateContainerRequestSchema, create(CreateContainerRequestSchema, { podSandboxId: 'p' })), Buffer.from([0xb8, 0x3e, 0x07])]);
-  const decoded = decodeMessage(CreateContainerRequestSchema, bytes);
-  t.ok(decoded.ok);
-  if (!decoded.ok) return;
-  const out = Buffer.from(toBinary(CreateContainerRequestSchema, withCpuset(decoded.message, CpuSet.of([1]), CpuSet.of([0]))));
-  t.ok(out.includes(Buffer.from([0xb8, 0x3e, 0x07])));
+t.test('a forwarded request keeps the bytes kubelet sent, unknown fields included', async (t) => {
+  const unknownField = Buffer.from([0xb8, 0x3e, 0x07]);
+  const message = Buffer.concat([toBinary(CreateContainerRequestSchema, create(CreateContainerRequestSchema, { podSandboxId: 'p' })), unknownField]);
+  const body = encodeGrpcFrame(message);
+  const decoded = decodeMessage(CreateContainerRequestSchema, message);
+  if (!decoded.ok) return t.fail('decodes');
+  const received = { message: decoded.message, body };
+  t.equal(encodeForwardBody(CreateContainerRequestSchema, received, decoded.message, undefined), body, 'unchanged: the very buffer received');
+  const overrides = cpusetOverridesForCreate(CpuSet.of([1]), CpuSet.of([0]));
+  const forwarded = encodeForwardBody(CreateContainerRequestSchema, received, decoded.message, overrides);
+  t.same(forwarded.subarray(5, 5 + message.length), message, 'the received message first, byte for byte');
+  t.same(forwarded.subarray(5 + message.length), toBinary(CreateContainerRequestSchema, overrides), 'then the overrides');
+  const copy = create(CreateContainerRequestSchema, { podSandboxId: 'q' });
+  t.same(encodeForwardBody(CreateContainerRequestSchema, received, copy, undefined), encodeGrpcFrame(toBinary(CreateContainerRequestSchema, copy)), 'a rewritten copy is encoded');
 });
 
-t.test('keepDaemonCpuset applies everything but the cpuset', async (t) => {
+t.test("kubelet's update is forwarded with the daemon's cpuset after it: everything else applies", async (t) => {
   const update = create(UpdateContainerResourcesRequestSchema, {
     containerId: 'c',
     linux: { cpuShares: 512n, memoryLimitInBytes: 1n << 30n, cpusetCpus: '0-63' },
   });
-  const kept = keepDaemonCpuset(update, CpuSet.of([4, 5]), CpuSet.of([1]));
+  const kept = sentRequest(UpdateContainerResourcesRequestSchema, { forward: update, overrides: cpusetOverridesForUpdate(CpuSet.of([4, 5]), CpuSet.of([1])) });
   t.equal(kept.linux?.cpusetCpus, '4-5');
   t.equal(kept.linux?.cpusetMems, '1');
   t.equal(kept.linux?.cpuShares, 512n);
   t.equal(kept.linux?.memoryLimitInBytes, 1n << 30n);
-  t.equal(update.linux?.cpusetCpus, '0-63', 'the original is untouched');
-  t.equal(keepDaemonCpuset(create(UpdateContainerResourcesRequestSchema), CpuSet.of([1]), CpuSet.of([0])).linux?.cpusetCpus, '1');
+  t.equal(kept.containerId, 'c');
+  const bare = create(UpdateContainerResourcesRequestSchema);
+  t.equal(sentRequest(UpdateContainerResourcesRequestSchema, { forward: bare, overrides: cpusetOverridesForUpdate(CpuSet.of([1]), CpuSet.of([0])) }).linux?.cpusetCpus, '1');
 });
 
 t.test('QoS from kubelet cgroup parents', async (t) => {

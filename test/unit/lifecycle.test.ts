@@ -29,6 +29,7 @@ import { reconcileWithRuntime } from '../../src/state/reconcile.js';
 import { validateSnapshot } from '../../src/state/validate.js';
 import { CpuSet } from '../../src/topology/cpuset.js';
 import { daemonParts, twoNodeTopology, type DaemonParts } from '../helpers/daemon-fakes.js';
+import { sentRequest } from '../helpers/sent-request.js';
 
 const GiB = 1024n ** 3n;
 
@@ -109,7 +110,7 @@ async function createContainer(setup: ReturnType<typeof setUp>, request: CreateC
   const decision = await call(setup.interceptors, runtimeMethods.CreateContainer, request, ok(runtimeMethods.CreateContainer, { containerId: id }));
   if (!('forward' in decision)) throw new Error(`rejected: ${decision.reject.message}`);
   await settled(setup);
-  return decision.forward.config!.linux!.resources!.cpusetCpus;
+  return sentRequest(CreateContainerRequestSchema, decision).config!.linux!.resources!.cpusetCpus;
 }
 
 t.test('RunPodSandbox records the pod with its QoS class after the runtime ran it', async (t) => {
@@ -141,14 +142,14 @@ t.test('a Guaranteed container gets an exclusive CPU; running shared containers 
   if (!checkpoint.ok) return t.fail('checkpoint parses');
   const pending = [...checkpoint.snapshot.containers.values()].find((record) => record.phase === 'pending');
   t.ok(pending, 'the tentative allocation is in the checkpoint');
-  const exclusive = decision.forward.config!.linux!.resources!.cpusetCpus;
+  const exclusive = sentRequest(CreateContainerRequestSchema, decision).config!.linux!.resources!.cpusetCpus;
   t.equal(checkpoint.snapshot.allocations.get(pending!.id)?.cpus.format(), exclusive);
   t.equal(exclusive.split(',').length, 1, 'one CPU');
   t.equal(setup.runtime.updates.length, 1, 'the shared container was updated');
   t.notOk(setup.runtime.updates[0]!.cpus.split(/[,-]/).includes(exclusive), 'off the exclusive CPU');
   t.equal(setup.runtime.updates[0]!.id, 'c-burst');
-  t.not(decision.forward.config!.linux!.resources!.cpusetMems, '', 'mems written');
-  t.equal(decision.forward.config!.linux!.resources!.cpuShares, 1024n, 'other resources kept');
+  t.not(sentRequest(CreateContainerRequestSchema, decision).config!.linux!.resources!.cpusetMems, '', 'mems written');
+  t.equal(sentRequest(CreateContainerRequestSchema, decision).config!.linux!.resources!.cpuShares, 1024n, 'other resources kept');
 
   await decision.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: 'c-gold' }));
   const allocation = setup.store.snapshot.allocations.get('c-gold');
@@ -254,16 +255,17 @@ t.test("kubelet's UpdateContainerResources keeps the daemon's cpuset and applies
   const request = create(UpdateContainerResourcesRequestSchema, { containerId: 'c-gold', linux: { cpusetCpus: '0-3', cpuShares: 2048n, memoryLimitInBytes: GiB } });
   const decision = await intercept(setup.interceptors, runtimeMethods.UpdateContainerResources, request);
   if (!('forward' in decision)) return t.fail('forwarded');
-  t.equal(decision.forward.linux?.cpusetCpus, cpus);
-  t.equal(decision.forward.linux?.cpuShares, 2048n);
-  t.equal(decision.forward.linux?.memoryLimitInBytes, GiB);
+  t.equal(sentRequest(UpdateContainerResourcesRequestSchema, decision).linux?.cpusetCpus, cpus);
+  t.equal(sentRequest(UpdateContainerResourcesRequestSchema, decision).linux?.cpuShares, 2048n);
+  t.equal(sentRequest(UpdateContainerResourcesRequestSchema, decision).linux?.memoryLimitInBytes, GiB);
   t.match(setup.lines.at(-1), { msg: /kept the daemon cpuset/, asked: { cpus: '0-3' } });
   const unknown = create(UpdateContainerResourcesRequestSchema, { containerId: 'other', linux: { cpusetCpus: '0-3' } });
   const passed = await intercept(setup.interceptors, runtimeMethods.UpdateContainerResources, unknown);
   t.equal('forward' in passed && passed.forward, unknown, 'an unknown container: forwarded as sent');
   const noCpuset = create(UpdateContainerResourcesRequestSchema, { containerId: 'c-gold', linux: { cpuShares: 4n } });
   const kept = await intercept(setup.interceptors, runtimeMethods.UpdateContainerResources, noCpuset);
-  t.equal('forward' in kept && kept.forward.linux?.cpusetCpus, cpus);
+  if (!('forward' in kept)) return t.fail('forwarded');
+  t.equal(sentRequest(UpdateContainerResourcesRequestSchema, kept).linux?.cpusetCpus, cpus);
 });
 
 t.test('concurrent creates are decided one at a time: no CPU twice', async (t) => {
@@ -271,7 +273,7 @@ t.test('concurrent creates are decided one at a time: no CPU twice', async (t) =
   const decisions = await Promise.all(
     ['a', 'b', 'c'].map((pod) => intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest(pod, 'Guaranteed', 1000))),
   );
-  const cpus = decisions.map((decision) => ('forward' in decision ? decision.forward.config!.linux!.resources!.cpusetCpus : 'rejected'));
+  const cpus = decisions.map((decision) => ('forward' in decision ? sentRequest(CreateContainerRequestSchema, decision).config!.linux!.resources!.cpusetCpus : 'rejected'));
   t.equal(new Set(cpus).size, 3, `distinct CPUs: ${cpus.join(' ')}`);
   t.notOk(cpus.includes('rejected'));
   await Promise.all(decisions.map((decision, index) => ('forward' in decision ? decision.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: `c${index}` })) : undefined)));
@@ -284,7 +286,7 @@ t.test('a shared create pending while an exclusive one shrinks the pool gets its
   const setup = setUp();
   const shared = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('burst', 'Burstable', 100));
   if (!('forward' in shared)) return t.fail('placed');
-  const sentCpus = shared.forward.config!.linux!.resources!.cpusetCpus;
+  const sentCpus = sentRequest(CreateContainerRequestSchema, shared).config!.linux!.resources!.cpusetCpus;
   await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
   const goldCpu = setup.store.snapshot.allocations.get('c-gold')!.cpus.format();
   t.equal(setup.runtime.updates.length, 0, 'nothing to update yet: the shared container does not exist');
@@ -375,7 +377,7 @@ t.test('a crash before the bind is on disk: reconcile adopts the container with 
   const setup = setUp();
   const decision = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('gold', 'Guaranteed', 1000));
   if (!('forward' in decision)) return t.fail('placed');
-  const sentCpus = decision.forward.config!.linux!.resources!.cpusetCpus;
+  const sentCpus = sentRequest(CreateContainerRequestSchema, decision).config!.linux!.resources!.cpusetCpus;
   const writes = setup.file.writes;
   await decision.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: 'c-gold' }));
   t.ok(setup.store.snapshot.allocations.has('c-gold'), 'kubelet has its answer and the bind is in memory');
