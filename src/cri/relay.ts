@@ -46,8 +46,8 @@ export type CallResult<Res> =
 
 /**
  * An interceptor's decision.
- * - `forward`: send this request (the one received: its bytes as they came; or a rewritten copy)
- *   to the runtime, followed by `overrides` when given: protobuf merges fields that come later
+ * - `forward`: send this request to the runtime: the one received (its bytes as they came, so
+ *   it must not be changed in place) or a rewritten copy, followed by `overrides` when given: protobuf merges fields that come later
  *   into the message (a later scalar wins, sub-messages merge), so the runtime reads the request
  *   with those fields set and everything else, unknown fields included, exactly as sent. This is
  *   cheaper than a copy and a re-encode on the path of every create (see sentRequest). When

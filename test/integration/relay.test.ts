@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { clone, create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { connect, constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { connect as connectSocket, createServer, type Socket } from 'node:net';
@@ -239,9 +239,13 @@ t.test('intercepted calls', async (t) => {
       }
       if (request.config?.metadata?.name === 'boom') throw new Error('placement crashed');
       t.equal(context.method, runtimeMethods.CreateContainer.path);
-      const resources = request.config?.linux?.resources;
-      if (resources !== undefined) resources.cpusetCpus = '3';
-      return { forward: request, afterResponse: (result) => void results.push(result) };
+      if (request.config?.metadata?.name === 'copied') {
+        const copy = clone(CreateContainerRequestSchema, request);
+        copy.podSandboxId = 'rewritten';
+        return { forward: copy };
+      }
+      const overrides = create(CreateContainerRequestSchema, { config: { linux: { resources: { cpusetCpus: '3' } } } });
+      return { forward: request, overrides, afterResponse: (result) => void results.push(result) };
     }),
     defineInterceptor(runtimeMethods.StartContainer, () => ({ reject: { code: GrpcStatus.FAILED_PRECONDITION, message: 'unused' } })),
   ]);
@@ -255,15 +259,24 @@ t.test('intercepted calls', async (t) => {
   const unknownField = Buffer.from([0xb8, 0x3e, 0x07]);
   const body = Buffer.concat([toBinary(CreateContainerRequestSchema, request), unknownField]);
 
-  await t.test('rewritten, forwarded with unknown fields, response handed to afterResponse', async (t) => {
+  await t.test('forwarded as sent with overrides after it, response handed to afterResponse', async (t) => {
     const outcome = await callUnary(client, createPath, body);
     t.equal(outcome.error, null);
     const forwarded = backend.calls.at(-1)!.body;
+    t.same(forwarded.subarray(5, 5 + body.length), body, 'the bytes kubelet sent, unknown field 999 included');
     const message = fromBinary(CreateContainerRequestSchema, forwarded.subarray(5));
-    t.equal(message.config?.linux?.resources?.cpusetCpus, '3', 'rewritten');
+    t.equal(message.config?.linux?.resources?.cpusetCpus, '3', 'the override merged in');
     t.equal(message.config?.linux?.resources?.cpuShares, 1024n, 'the rest kept');
-    t.ok(forwarded.subarray(5).includes(unknownField), 'unknown field 999 forwarded');
     t.match(results.at(-1), { ok: true, response: { containerId: backend.createdContainerId } });
+  });
+
+  await t.test('a rewritten copy is encoded with the unknown fields it kept', async (t) => {
+    const copied = create(CreateContainerRequestSchema, { config: { metadata: { name: 'copied' } } });
+    const outcome = await callUnary(client, createPath, Buffer.concat([toBinary(CreateContainerRequestSchema, copied), unknownField]));
+    t.equal(outcome.error, null);
+    const forwarded = backend.calls.at(-1)!.body.subarray(5);
+    t.equal(fromBinary(CreateContainerRequestSchema, forwarded).podSandboxId, 'rewritten');
+    t.ok(forwarded.includes(unknownField), 'unknown field 999 forwarded');
   });
 
   await t.test('a rejection answers without forwarding', async (t) => {
@@ -307,7 +320,7 @@ t.test('intercepted calls', async (t) => {
     t.match(decodeURIComponent(String(headers['grpc-message'] ?? '')), /ends inside a gRPC frame/u);
     t.equal((await callUnary(client, versionPath, versionRequest)).error, null, 'next call fine');
   });
-  t.same(seen.slice(0, 3), ['app', 'refused', 'boom']);
+  t.same(seen.slice(0, 4), ['app', 'copied', 'refused', 'boom']);
 });
 
 t.test('afterResponse always hears how an intercepted call ended', async (t) => {
