@@ -1,5 +1,6 @@
 // Native addon benchmark (npm run bench:native [-- --cgroups N --events E --ticks T] | [-- --migration
-// [--mib M] [--from A] [--to B] [--budget-ms MS] [--rounds R] [--movers N]]). The last line printed is one JSON object with every number.
+// [--mib M] [--from A] [--to B] [--budget-ms MS] [--rounds R] [--movers N] [--calls-out FILE]]).
+// The last line printed is one JSON object with every number (--calls-out: every paced call too).
 //
 // Default: the cost of one sampling tick over N cgroup2 directories × E software events (one
 // counter group per CPU, every group read in ONE worker call), in CPU time (process.cpuUsage, the
@@ -7,15 +8,17 @@
 // call per container, and an empty worker round trip; extrapolated to 100 containers × 4 events
 // at a 1 s interval. Then the cost of reading the eBPF programs' map once, with an entry per cgroup.
 //
-// --migration (for a multi-node machine, e.g. the QEMU guest): M MiB held by a child process on
-// node A, moved to node B by the paced movePages (20 ms budget), then back, then moved by one
-// unpaced migrate_pages, R rounds; throughput of each as bytes arrived on B (numa_maps) per
-// second, the median of the rounds' ratios, the longest single call, and where the paced time
-// went: the share inside kernel calls, the cost per page inside them, call times by batch size.
+// --migration (for a multi-node machine, e.g. the QEMU guest): M MiB held by a child process,
+// moved between nodes A and B by the paced movePages (20 ms budget) and by one unpaced
+// migrate_pages, back to back, R rounds (see migrationRound); throughput of each as bytes that
+// arrived on the target (numa_maps) per second, the median of the rounds' ratios, the calls'
+// times (longest, percentiles, over budget, and of those, over budget on the CPU alone), and where
+// the paced time went: listing, locating, inside move calls, the cost per page inside them, call
+// times by batch size.
 import type { ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadAddon } from '../src/monitor/addon.js';
 import { closeCounters, openCounters, readCounters, type CounterGroup } from '../src/monitor/counters.js';
@@ -25,7 +28,7 @@ import { migratePages, movePages, type MigrationCall } from '../src/monitor/page
 import { softwareEventNames } from '../src/monitor/perf-events.js';
 import { discoverTopology } from '../src/topology/discover.js';
 import { cgroup2Root, nativeSkipReason, readRootCpuset, spawnBusy, spawnMemoryHolder, stop, TestCgroup, v1Hierarchy } from '../test/integration/native-fixtures.js';
-import { median } from './stats.js';
+import { median, percentile } from './stats.js';
 
 const { values: options } = parseArgs({
   options: {
@@ -37,8 +40,9 @@ const { values: options } = parseArgs({
     from: { type: 'string', default: '0' },
     to: { type: 'string', default: '1' },
     'budget-ms': { type: 'string', default: '20' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     movers: { type: 'string', default: '1' },
+    'calls-out': { type: 'string' },
   },
   strict: true,
 });
@@ -156,20 +160,45 @@ function callCostByPages(calls: readonly MigrationCall[]): Record<string, { call
   );
 }
 
-/** One paced move and one unpaced migrate_pages of the same memory, back to back, measured alike. */
-async function migrationRound(pid: number, from: number, to: number, budgetMs: number) {
-  // Both sides: bytes that arrived on the target (numa_maps) per elapsed second.
-  const pacedBefore = await bytesOnNode(pid, to);
-  const paced = await movePages({ pid, targetNode: to, budgetMs, movers: Number(options.movers), recordCalls: true });
-  const pacedBytes = (await bytesOnNode(pid, to)) - pacedBefore;
-  await migratePages({ pid, fromNodes: [to], toNodes: [from] });
-  const unpacedBefore = await bytesOnNode(pid, to);
-  const unpaced = await migratePages({ pid, fromNodes: [from], toNodes: [to] });
-  const unpacedBytes = (await bytesOnNode(pid, to)) - unpacedBefore;
-  await migratePages({ pid, fromNodes: [to], toNodes: [from] });
+/**
+ * One paced move and one unpaced migrate_pages of the same memory, back to back and measured
+ * alike (bytes that arrived on the target, numa_maps, per elapsed second): the first from A to B,
+ * the second back from B to A, so no move between them costs time. Rounds alternate which goes
+ * first: each side moves both ways and goes first as often.
+ */
+async function migrationRound(pid: number, a: number, b: number, budgetMs: number, pacedFirst: boolean) {
+  const pacedTo = pacedFirst ? b : a;
+  const unpacedTo = pacedFirst ? a : b;
+  const movePaced = async () => {
+    const before = await bytesOnNode(pid, pacedTo);
+    const start = performance.now();
+    const result = await movePages({ pid, targetNode: pacedTo, budgetMs, movers: Number(options.movers), recordCalls: true });
+    // elapsedMs is the addon thread's (listing the pages, locating, moving); this adds reading
+    // the mappings and the round trips.
+    const wallMs = performance.now() - start;
+    return { result, wallMs, bytes: (await bytesOnNode(pid, pacedTo)) - before };
+  };
+  const moveUnpaced = async () => {
+    const before = await bytesOnNode(pid, unpacedTo);
+    const result = await migratePages({ pid, fromNodes: [pacedTo], toNodes: [unpacedTo] });
+    return { result, bytes: (await bytesOnNode(pid, unpacedTo)) - before };
+  };
+  const pacedBeforeUnpaced = pacedFirst ? await movePaced() : undefined;
+  const { result: unpaced, bytes: unpacedBytes } = await moveUnpaced();
+  const { result: paced, wallMs: pacedWallMs, bytes: pacedBytes } = pacedBeforeUnpaced ?? (await movePaced());
   const pacedBytesPerSec = pacedBytes / (paced.elapsedMs / 1000);
   const unpacedBytesPerSec = unpacedBytes / (unpaced.elapsedMs / 1000);
-  return { paced, pacedBytes, pacedBytesPerSec, unpaced, unpacedBytes, unpacedBytesPerSec, ratio: pacedBytesPerSec / unpacedBytesPerSec };
+  return {
+    paced,
+    pacedWallMs,
+    pacedBytes,
+    pacedBytesPerSec,
+    unpaced,
+    unpacedBytes,
+    unpacedBytesPerSec,
+    ratio: pacedBytesPerSec / unpacedBytesPerSec,
+    ratioWall: pacedBytes / (pacedWallMs / 1000) / unpacedBytesPerSec,
+  };
 }
 
 async function benchMigration(): Promise<Record<string, unknown>> {
@@ -187,19 +216,24 @@ async function benchMigration(): Promise<Record<string, unknown>> {
   try {
     const home = await migratePages({ pid, fromNodes: nodeIds, toNodes: [from] });
     if (home.error !== undefined) return { skipped: home.error };
+    // Under emulation the host backs a guest page on its first touch: the first move onto B
+    // would pay that alone, so B's pages are touched once before anything is measured.
+    await migratePages({ pid, fromNodes: [from], toNodes: [to] });
+    await migratePages({ pid, fromNodes: [to], toNodes: [from] });
     // Coarse: sampling every 1 ms costs an emulated guest a timer interrupt per ms.
     const delay = monitorEventLoopDelay({ resolution: 20 });
     delay.enable();
     // Rounds, each paced and unpaced back to back: a noisy host (TCG guest) moves both alike.
     const rounds = [];
     for (let round = 0; round < Number(options.rounds); round++) {
-      const result = await migrationRound(pid, from, to, budgetMs);
+      const result = await migrationRound(pid, from, to, budgetMs, round % 2 === 0);
       if (result.paced.error !== undefined) return { skipped: result.paced.error };
       rounds.push(result);
     }
     delay.disable();
     const paced = rounds.map((entry) => entry.paced);
     const calls = paced.flatMap((result) => result.callLog ?? []);
+    if (options['calls-out'] !== undefined) await writeFile(options['calls-out'], JSON.stringify(calls));
     const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
     const pacedElapsedMs = sum(paced.map((result) => result.elapsedMs));
     const pageBytes = loadAddon().pageSizeBytes;
@@ -220,8 +254,17 @@ async function benchMigration(): Promise<Record<string, unknown>> {
       pacedCalls: median(paced.map((result) => result.calls)),
       pacedMedianMovePages: median(calls.map((call) => call.pages)),
       pacedMedianMoveCallMs: round(median(calls.map((call) => call.elapsedMs))),
+      pacedWallMs: rounds.map((entry) => round(entry.pacedWallMs)),
+      pacedListMs: paced.map((result) => round(result.listMs)),
+      pacedQueryMs: paced.map((result) => round(result.queryMs)),
       pacedMaxCallMs: round(Math.max(...paced.map((result) => result.maxCallMs))),
+      pacedMoveCallMsP50P90P99: [0.5, 0.9, 0.99].map((rank) => round(percentile(calls.map((call) => call.elapsedMs), rank))),
       pacedCallsOverBudget: calls.filter((call) => call.elapsedMs > budgetMs).length,
+      // Of those, the calls whose thread was on a CPU for longer than the budget; in the others
+      // the excess was time asleep in the kernel (waiting for other CPUs) or preempted in the
+      // guest. Time the host took the vCPU away still reads as CPU time in the guest.
+      pacedCallsOverBudgetOnCpu: calls.filter((call) => call.elapsedMs > budgetMs && call.cpuMs > budgetMs).length,
+      pacedMoveCallsOffCpuMs: round(sum(calls.map((call) => call.elapsedMs - call.cpuMs))),
       pacedMoveCalls: calls.length,
       pacedFailedByErrno: Object.assign({}, ...paced.map((result) => result.pagesFailedByErrno)) as Record<string, number>,
       pacedMiBPerSecByRound: rounds.map((entry) => mibPerSec(entry.pacedBytesPerSec)),
@@ -236,6 +279,7 @@ async function benchMigration(): Promise<Record<string, unknown>> {
       unpacedMiBPerSec: mibPerSec(median(rounds.map((entry) => entry.unpacedBytesPerSec))),
       pacedVsUnpacedByRound: rounds.map((entry) => round(entry.ratio, 3)),
       pacedVsUnpacedThroughput: round(median(rounds.map((entry) => entry.ratio)), 3),
+      pacedWallVsUnpacedByRound: rounds.map((entry) => round(entry.ratioWall, 3)),
     };
   } finally {
     await stop(child);

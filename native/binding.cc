@@ -327,6 +327,7 @@ Napi::Object progressObject(Napi::Env env, const migration::PacedProgress& progr
   set("calls", progress.calls);
   set("maxCallNs", progress.maxCallNs);
   set("elapsedNs", progress.elapsedNs);
+  set("listNs", progress.listNs);
   set("queryNs", progress.queryNs);
   set("moveNs", progress.moveNs);
   set("pacingNs", progress.pacingNs);
@@ -341,32 +342,41 @@ Napi::Value pacedResultObject(Napi::Env env, const migration::PacedResult& resul
   out.Set("cancelled", Napi::Boolean::New(env, result.cancelled));
   Napi::Uint32Array callPages = Napi::Uint32Array::New(env, result.callPages.size());
   std::copy(result.callPages.begin(), result.callPages.end(), callPages.Data());
-  Napi::Float64Array callNs = Napi::Float64Array::New(env, result.callNs.size());
-  std::copy(result.callNs.begin(), result.callNs.end(), callNs.Data());
+  auto float64Array = [&](const std::vector<uint64_t>& values) {
+    Napi::Float64Array array = Napi::Float64Array::New(env, values.size());
+    std::copy(values.begin(), values.end(), array.Data());
+    return array;
+  };
+  Napi::Int32Array callCpu = Napi::Int32Array::New(env, result.callCpu.size());
+  std::copy(result.callCpu.begin(), result.callCpu.end(), callCpu.Data());
   out.Set("callPages", callPages);
-  out.Set("callNs", callNs);
+  out.Set("callStartNs", float64Array(result.callStartNs));
+  out.Set("callNs", float64Array(result.callNs));
+  out.Set("callCpuNs", float64Array(result.callCpuNs));
+  out.Set("callCpu", callCpu);
   return errnoFields(env, out, result.error);
 }
 
 // A paced move's thread and what the main thread needs to settle its promise.
 struct PacedJob {
-  std::vector<uint64_t> addresses;
+  std::vector<uint64_t> ranges;
   migration::PacedOptions options;
   migration::Cancellation cancellation;
   migration::PacedResult result;
 };
 
-// movePagesPaced(pid, addresses: BigUint64Array, targetNode, options, onProgress?) ->
+// movePagesPaced(pid, ranges: BigUint64Array of start, end pairs, targetNode, options, onProgress?) ->
 //   {promise: Promise<result>, cancel(): void}. The whole move runs on its own thread (not the
 // libuv pool, which a long capped move would hold); progress and the result come back through a
 // thread-safe function in order: a report after every call, then the result.
 Napi::Value MovePagesPaced(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require(info.Length() >= 4 && info[2].IsNumber() && info[3].IsObject() && (info.Length() < 5 || info[4].IsFunction() || info[4].IsUndefined()),
-          env, "movePagesPaced takes (pid, addresses: BigUint64Array, targetNode, options, onProgress?)");
+          env, "movePagesPaced takes (pid, ranges: BigUint64Array, targetNode, options, onProgress?)");
   auto job = std::make_shared<PacedJob>();
   job->options.pid = pidArgument(info, 0);
-  job->addresses = addressArray(env, info[1]);
+  job->ranges = addressArray(env, info[1]);
+  require(job->ranges.size() % 2 == 0, env, "ranges are start, end pairs");
   job->options.targetNode = info[2].As<Napi::Number>().Int32Value();
   Napi::Object options = info[3].As<Napi::Object>();
   auto number = [&](const char* name) {
@@ -386,13 +396,16 @@ Napi::Value MovePagesPaced(const Napi::CallbackInfo& info) {
   require(job->options.budgetNs > 0, env, "budgetNs must be > 0");
 
   auto deferred = std::make_shared<Napi::Promise::Deferred>(Napi::Promise::Deferred::New(env));
-  Napi::Function onProgress = info.Length() >= 5 && info[4].IsFunction()
+  // Without a listener no report crosses threads: under emulation each one wakes a vCPU.
+  const bool reportProgress = info.Length() >= 5 && info[4].IsFunction();
+  Napi::Function onProgress = reportProgress
                                   ? info[4].As<Napi::Function>()
                                   : Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return info.Env().Undefined(); });
   Napi::ThreadSafeFunction channel = Napi::ThreadSafeFunction::New(env, onProgress, "movePagesPaced", 0, 1);
-  std::thread([job, deferred, channel]() mutable {
-    job->result = migration::movePagesPaced(job->addresses, job->options, job->cancellation,
+  std::thread([job, deferred, channel, reportProgress]() mutable {
+    job->result = migration::movePagesPaced(job->ranges, job->options, job->cancellation,
                                             [&](const migration::PacedProgress& progress) {
+                                              if (!reportProgress) return;
                                               auto* copy = new migration::PacedProgress(progress);
                                               channel.NonBlockingCall(copy, [](Napi::Env env, Napi::Function callback, migration::PacedProgress* data) {
                                                 std::unique_ptr<migration::PacedProgress> owned(data);

@@ -60,6 +60,7 @@ export interface NativeProgressFields {
   calls: number;
   maxCallNs: number;
   elapsedNs: number;
+  listNs: number;
   queryNs: number;
   moveNs: number;
   pacingNs: number;
@@ -70,7 +71,12 @@ export type NativePacedResult = NativeProgressFields & {
   failedByErrno: Record<string, number>;
   cancelled: boolean;
   callPages: Uint32Array;
+  /** Per recorded call: CLOCK_MONOTONIC at its start, ... */
+  callStartNs: Float64Array;
   callNs: Float64Array;
+  /** ... the migration thread's CPU time in it, the CPU it ran on (-1: it changed CPUs). */
+  callCpuNs: Float64Array;
+  callCpu: Int32Array;
 } & NativeErrno;
 
 export interface NativeAddon {
@@ -90,10 +96,13 @@ export interface NativeAddon {
     cpuToNode: number[],
     keyByV1MemoryCgroup: boolean,
   ): Promise<{ programs?: NativeNumaPrograms; reason?: string }>;
-  /** The whole paced move on an addon thread; progress after every kernel call, then the result. */
+  /**
+   * The whole paced move on an addon thread (listing the ranges' pages from pagemap first);
+   * progress after every kernel call, then the result.
+   */
   movePagesPaced(
     pid: number,
-    addresses: BigUint64Array,
+    ranges: BigUint64Array,
     targetNode: number,
     options: NativePacedOptions,
     onProgress?: (progress: NativeProgressFields) => void,

@@ -1,10 +1,12 @@
 // Moves a process's memory between NUMA nodes with move_pages(2) in batches that each stay within
 // a time budget, paced by a bandwidth cap, retrying pages that fail transiently, cancellable. The
-// pages are listed once here; the whole paced loop then runs on one addon thread (a round trip
-// through the event loop per batch cost as much as the batch under emulation), reporting progress
-// after every call. migrate_pages(2) moves a whole process at once where that is what the caller wants.
-import { open, readFile } from 'node:fs/promises';
-import { loadAddon, type NativeProgressFields } from './addon.js';
+// mappings are read here; the addon's thread then lists their present pages from pagemap (a
+// JavaScript loop over every page took 0.6–1.3 s for 256 MiB under emulation) and runs the whole
+// paced loop (a round trip through the event loop per batch cost as much as the batch there),
+// reporting progress after every call when asked. migrate_pages(2) moves a whole process at
+// once where that is what the caller wants.
+import { readFile } from 'node:fs/promises';
+import { loadAddon, type NativePacedResult, type NativeProgressFields } from './addon.js';
 import { errnoName, nameFailures } from './migration-pacing.js';
 import { parseProcMaps, selectPrivateWritable, type MappingRange } from './numa-maps.js';
 
@@ -42,14 +44,21 @@ export interface MigrationProgress {
 
 export interface MigrationCall {
   readonly pages: number;
+  /** CLOCK_MONOTONIC at the call's start (to line calls up with what else was measured). */
+  readonly startMs: number;
   readonly elapsedMs: number;
+  /** The migration thread's CPU time in the call; the rest it waited (other CPUs, the scheduler). */
+  readonly cpuMs: number;
+  /** The CPU the call ran on; -1 when it changed CPUs. */
+  readonly cpu: number;
 }
 
 export interface MigrationResult extends MigrationProgress {
   readonly pagesFailedByErrno: Readonly<Record<string, number>>;
   readonly pagesRetried: number;
   readonly maxCallMs: number;
-  /** Where the time went: inside query calls, inside move calls, asleep (cap, retry delay). */
+  /** Where the time went: listing the pages, inside query calls, inside move calls, asleep (cap, retry delay). */
+  readonly listMs: number;
   readonly queryMs: number;
   readonly moveMs: number;
   readonly pacingMs: number;
@@ -60,10 +69,6 @@ export interface MigrationResult extends MigrationProgress {
   readonly error?: string;
 }
 
-/** Pages decoded per pagemap read: about a millisecond of work on the event loop. */
-const pagemapChunkPages = 16384;
-const pagemapPresent = 1n << 63n;
-const pagemapFileOrShared = 1n << 61n;
 const retryDelayMs = 10;
 const defaultBudgetMs = 20;
 
@@ -75,58 +80,19 @@ const callHints: Record<string, string> = {
   ESRCH: ': the process has exited',
 };
 
-/** A growable list of page addresses, handed to the addon without copying into a JS array. */
-class PageList {
-  private addresses = new BigUint64Array(pagemapChunkPages);
-  length = 0;
-
-  push(address: bigint): void {
-    if (this.length === this.addresses.length) {
-      const grown = new BigUint64Array(this.addresses.length * 2);
-      grown.set(this.addresses);
-      this.addresses = grown;
-    }
-    this.addresses[this.length++] = address;
-  }
-
-  toArray(): BigUint64Array {
-    return this.addresses.subarray(0, this.length);
-  }
+/** The mappings as the addon takes them: start, end pairs. */
+function toRangePairs(ranges: readonly MappingRange[]): BigUint64Array {
+  return BigUint64Array.from(ranges.flatMap((range) => [BigInt(range.start), BigInt(range.end)]));
 }
 
-/**
- * The present, exclusively anonymous pages of the given mappings, from /proc/PID/pagemap (file
- * and shared pages are the page cache's; they stay put). Without pagemap access every page of the
- * mappings is listed and move_pages reports the absent ones.
- */
-async function listPages(pid: number, ranges: readonly MappingRange[], pageBytes: number): Promise<BigUint64Array> {
-  const pages = new PageList();
-  let pagemap;
-  try {
-    pagemap = await open(`/proc/${pid}/pagemap`, 'r');
-  } catch {
-    pagemap = undefined;
-  }
-  try {
-    const buffer = Buffer.alloc(pagemapChunkPages * 8);
-    for (const range of ranges) {
-      for (let first = range.start; first < range.end; first += pagemapChunkPages * pageBytes) {
-        const count = Math.min(pagemapChunkPages, (range.end - first) / pageBytes);
-        if (pagemap === undefined) {
-          for (let index = 0; index < count; index++) pages.push(BigInt(first + index * pageBytes));
-          continue;
-        }
-        const { bytesRead } = await pagemap.read(buffer, 0, count * 8, (first / pageBytes) * 8);
-        for (let index = 0; index < bytesRead / 8; index++) {
-          const entry = buffer.readBigUInt64LE(index * 8);
-          if ((entry & pagemapPresent) !== 0n && (entry & pagemapFileOrShared) === 0n) pages.push(BigInt(first + index * pageBytes));
-        }
-      }
-    }
-  } finally {
-    await pagemap?.close();
-  }
-  return pages.toArray();
+function toCallLog(native: NativePacedResult): MigrationCall[] {
+  return Array.from(native.callPages, (pages, index) => ({
+    pages,
+    startMs: (native.callStartNs[index] ?? 0) / 1e6,
+    elapsedMs: (native.callNs[index] ?? 0) / 1e6,
+    cpuMs: (native.callCpuNs[index] ?? 0) / 1e6,
+    cpu: native.callCpu[index] ?? -1,
+  }));
 }
 
 function emptyResult(error: string | undefined, cancelled: boolean): MigrationResult {
@@ -140,6 +106,7 @@ function emptyResult(error: string | undefined, cancelled: boolean): MigrationRe
     pagesFailedByErrno: {},
     pagesRetried: 0,
     maxCallMs: 0,
+    listMs: 0,
     queryMs: 0,
     moveMs: 0,
     pacingMs: 0,
@@ -153,12 +120,11 @@ export async function movePages(options: MovePagesOptions): Promise<MigrationRes
   const { pid, targetNode, signal } = options;
   const aborted = (): boolean => signal?.aborted === true;
   if (aborted()) return emptyResult(undefined, true);
-  let pages: BigUint64Array;
+  let ranges: BigUint64Array;
   try {
-    const ranges = selectPrivateWritable(parseProcMaps(await readFile(`/proc/${pid}/maps`, 'utf8')));
-    pages = await listPages(pid, ranges, addon.pageSizeBytes);
+    ranges = toRangePairs(selectPrivateWritable(parseProcMaps(await readFile(`/proc/${pid}/maps`, 'utf8'))));
   } catch (error) {
-    return emptyResult(`cannot read /proc/${pid}/maps and pagemap: ${(error as Error).message} (has the process exited?)`, false);
+    return emptyResult(`cannot read /proc/${pid}/maps: ${(error as Error).message} (has the process exited?)`, false);
   }
   if (aborted()) return emptyResult(undefined, true);
   const pageBytes = addon.pageSizeBytes;
@@ -173,7 +139,7 @@ export async function movePages(options: MovePagesOptions): Promise<MigrationRes
   const { onProgress } = options;
   const job = addon.movePagesPaced(
     pid,
-    pages,
+    ranges,
     targetNode,
     {
       moveShared: options.moveShared ?? false,
@@ -196,11 +162,12 @@ export async function movePages(options: MovePagesOptions): Promise<MigrationRes
     pagesFailedByErrno: nameFailures(native.failedByErrno),
     pagesRetried: native.pagesRetried,
     maxCallMs: native.maxCallNs / 1e6,
+    listMs: native.listNs / 1e6,
     queryMs: native.queryNs / 1e6,
     moveMs: native.moveNs / 1e6,
     pacingMs: native.pacingNs / 1e6,
     cancelled: native.cancelled,
-    ...(options.recordCalls === true ? { callLog: Array.from(native.callPages, (callPages, index) => ({ pages: callPages, elapsedMs: (native.callNs[index] ?? 0) / 1e6 })) } : {}),
+    ...(options.recordCalls === true ? { callLog: toCallLog(native) } : {}),
     ...(name === undefined ? {} : { error: `move_pages on pid ${pid} failed: ${native.error} (${name})${callHints[name] ?? ''}` }),
   };
 }

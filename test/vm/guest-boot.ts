@@ -18,6 +18,8 @@ export interface BootOptions {
   readonly shares: readonly GuestShare[];
   readonly timeoutMs: number;
   readonly onConsoleLine: (line: string) => void;
+  /** Called with QEMU's pid once it started (its threads' host scheduling can be read). */
+  readonly onStarted?: (pid: number) => void;
 }
 
 export interface BootOutcome {
@@ -54,6 +56,8 @@ export function formatQemuArgs(options: Pick<BootOptions, 'image' | 'layout' | '
     `local,path=${share.hostPath},mount_tag=${share.tag},security_model=none,multidevs=remap${share.readonly ? ',readonly=on' : ''}`,
   ]);
   return [
+    // debug-threads: vCPU threads named "CPU N/TCG", so the host can tell them apart.
+    '-name', `${options.layout.name},debug-threads=on`,
     '-machine', 'q35', '-accel', 'tcg,thread=multi', '-cpu', 'max',
     ...formatQemuNumaArgs(options.layout),
     '-nographic', '-no-reboot', '-nic', 'none', '-vga', 'none',
@@ -74,6 +78,7 @@ export function bootGuest(options: BootOptions): Promise<BootOutcome> {
     detached: true,
   });
   prioritiseSession(qemu.pid);
+  if (qemu.pid !== undefined) options.onStarted?.(qemu.pid);
   let pending = '';
   const onData = (chunk: Buffer): void => {
     pending += chunk.toString('utf8');
