@@ -83,6 +83,13 @@ t.test('a checkpoint round-trips every field', async (t) => {
   t.ok(parsed.ok);
   if (!parsed.ok) return;
   t.equal(formatCheckpoint(parsed.snapshot), text, 'same text again');
+  t.equal(formatCheckpoint(sample), text, 'the same text from the records\' cached JSON');
+  const byId = <T extends { id: string }>(records: Iterable<T>): T[] => [...records].sort((a, b) => a.id.localeCompare(b.id));
+  t.equal(
+    text.slice(text.indexOf('"payload":') + '"payload":'.length, -'}\n'.length),
+    canonicalJson({ allocations: byId(sample.allocations.values()), containers: byId(sample.containers.values()), pods: byId(sample.pods.values()) }),
+    'the payload is the canonical JSON of the sorted records',
+  );
   const c1 = parsed.snapshot.allocations.get('c1')!;
   t.ok(c1.cpus.equals(CpuSet.of([2])));
   t.same(c1.request, request('c1'));
