@@ -1,5 +1,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -7,7 +9,7 @@ import { defaultPolicy } from '../../src/config/defaults.js';
 import { AllocationMap } from '../../src/placement/allocation-map.js';
 import type { Allocation, ContainerRequest } from '../../src/placement/types.js';
 import type { NativeAddon } from '../../src/monitor/addon.js';
-import { chooseFileReplacer, historyFileName, openCheckpointFile, replaceFileStepwise, type CheckpointFile, type ReplaceFile } from '../../src/state/checkpoint-file.js';
+import { historyFileName, openCheckpointFile, replaceFileStepwise, type CheckpointFile, type ReplaceFile } from '../../src/state/checkpoint-file.js';
 import { bindPlacementEngine } from '../../src/state/engine.js';
 import { pendingKey, withAdmission, withBinding, withMoves, withPod, withRelease, withoutPod } from '../../src/state/changes.js';
 import { canonicalJson, checksumOf, formatCheckpoint, formatHistory, parseCheckpoint, parseHistory } from '../../src/state/codec.js';
@@ -54,6 +56,8 @@ function admit(snapshot: StateSnapshot, allocations: Allocation[], id: string, p
     at,
   });
 }
+
+const run = promisify(execFile);
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'cri-rebalancer-state-'));
@@ -255,10 +259,15 @@ const replacers: ReadonlyArray<[string, ReplaceFile]> = [
   ['node:fs, step by step', replaceFileStepwise],
 ];
 
-t.test('the checkpoint writer is chosen once: the addon, or node:fs with the reason', async (t) => {
-  const chosen = chooseFileReplacer();
-  t.type(chosen.replace, 'function');
-  if (chosen.fallbackReason !== undefined) t.match(chosen.fallbackReason, /npm rebuild|rebuild/);
+t.test('without the addon, checkpoints are written through node:fs, and the reason says what to do', async (t) => {
+  // In a process of its own: the addon is loaded once per process, and this one may have it.
+  const module = JSON.stringify(new URL('../../src/state/checkpoint-file.js', import.meta.url).href);
+  const script = `const { chooseFileReplacer, replaceFileStepwise } = await import(${module});
+    const chosen = chooseFileReplacer();
+    console.log(JSON.stringify({ stepwise: chosen.replace === replaceFileStepwise, reason: chosen.fallbackReason }));`;
+  const missing = join(tempDir(t), 'missing.node');
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, CRI_REBALANCER_ADDON: missing } });
+  t.match(JSON.parse(stdout), { stepwise: true, reason: /not built.*npm rebuild/ });
 });
 
 for (const [how, replace] of replacers) {
