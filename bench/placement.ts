@@ -17,22 +17,12 @@ import { twoSocket448 } from '../test/fixtures/specs.js';
 import { sharedFixturesDir } from '../test/helpers/paths.js';
 import { generateSysfsTree, unpackSharedFixture } from '../test/helpers/sysfs-fixtures.js';
 import { FirstFitBaseline } from './first-fit-baseline.js';
+import { seededRandom } from './random.js';
 import { percentile } from './stats.js';
 
 const admitted = 1000;
 const churnSteps = 4000;
 const GiB = 1024 ** 3;
-
-/** A small seeded generator (mulberry32): the same workload on every run and for both allocators. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const exclusiveSizes = [1, 2, 2, 4, 1, 3, 8, 2];
 const averageExclusive = exclusiveSizes.reduce((sum, size) => sum + size, 0) / exclusiveSizes.length;
@@ -42,7 +32,7 @@ const averageExclusive = exclusiveSizes.reduce((sum, size) => sum + size, 0) / e
  * and their memory limits for about half of its memory, in proportion to their CPUs.
  */
 function workload(topology: Topology, seed: number): () => ContainerRequest {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const cpus = topology.online.size;
   const exclusiveShare = Math.min(0.3, (0.75 * cpus) / (admitted * averageExclusive));
   const memoryBytes = topology.nodes.reduce((sum, node) => sum + (node.memoryBytes ?? 0), 0);
@@ -117,7 +107,7 @@ class QualityTally {
 function benchTopology(name: string, topology: Topology) {
   const policy = defaultPolicy;
   const nextRequest = workload(topology, 42);
-  const pick = random(7);
+  const pick = seededRandom(7);
   const requests: ContainerRequest[] = [];
   const latenciesNs: number[] = [];
   const cpuUs: number[] = [];

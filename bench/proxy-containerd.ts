@@ -1,6 +1,6 @@
 // The benchmark's real-runtime half: CreateContainer+StartContainer through the daemon vs directly
-// against a real containerd, and through a bare relay (the extra hop alone, no decisions), in
-// rotating order, medians of paired differences over N rounds. Target (issue 3): at most 2% added
+// against a real containerd, and through a bare relay (the extra hop alone, no decisions), in a
+// new random order every round, medians of paired differences over N rounds. Target (issue 3): at most 2% added
 // time.
 //   npm run bench:proxy-containerd   starts a throwaway containerd sandbox (the integration
 //                                    harness) and the daemon in front of it; JSON on the last line
@@ -18,6 +18,7 @@ import { busyboxImage } from '../test/integration/images/test-images.js';
 import { createContainer, CriTestClient, removeContainer, removePod, runPod, startContainer, type RunningPod } from '../test/helpers/cri-test-client.js';
 import { findDaemonPrerequisites } from '../test/helpers/daemon-process.js';
 import { compileChild, startChild, type Child } from './proxy-children.js';
+import { seededRandom, shuffled } from './random.js';
 import { percentile } from './stats.js';
 
 export interface ContainerdBenchContext {
@@ -102,10 +103,11 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
     for (const side of sides) {
       side.pod = await runPod(side.client, { name: `bench-${side.name}`, namespace: 'default', uid: randomUUID(), qos: 'Burstable', cgroupRoot });
     }
+    const next = seededRandom(11);
     for (let index = 0; index < warmupRounds + rounds; index += 1) {
-      // Rotate which side goes first, so drift on a shared machine falls on every side alike.
-      const order = [...sides.slice(index % sides.length), ...sides.slice(0, index % sides.length)];
-      for (const side of order) {
+      // A new order every round: drift on a shared machine falls on every side alike, and no side
+      // always follows the same one (a remove leaves work behind in containerd for the next call).
+      for (const side of shuffled(sides, next)) {
         const pod = side.pod;
         if (pod === null) throw new Error('the benchmark pod did not start');
         const began = performance.now();
