@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withAdmission, withPod } from '../src/state/changes.js';
 import { chooseFileReplacer, replaceFileStepwise, type ReplaceFile } from '../src/state/checkpoint-file.js';
-import { canonicalJson, checksumOf, formatCheckpoint } from '../src/state/codec.js';
+import { canonicalJson, checkpointKind, checkpointVersion, checksumOf, formatCheckpoint } from '../src/state/codec.js';
 import { emptySnapshot, type StateSnapshot } from '../src/state/types.js';
 import { daemonParts } from '../test/helpers/daemon-fakes.js';
 import { median } from './stats.js';
@@ -43,7 +43,7 @@ function admit(snapshot: StateSnapshot, index: number): StateSnapshot {
 function formatWalkingEveryRecord(snapshot: StateSnapshot): string {
   const byId = <T extends { id: string }>(records: Iterable<T>): T[] => [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const payload = { allocations: byId(snapshot.allocations.values()), containers: byId(snapshot.containers.values()), pods: byId(snapshot.pods.values()) };
-  return `{"kind":"cri-rebalancer/state","version":1,"checksum":${JSON.stringify(checksumOf(payload))},"payload":${canonicalJson(payload)}}\n`;
+  return `{"kind":${JSON.stringify(checkpointKind)},"version":${checkpointVersion},"checksum":${JSON.stringify(checksumOf(payload))},"payload":${canonicalJson(payload)}}\n`;
 }
 
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, pauseMs));

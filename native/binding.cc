@@ -1,7 +1,6 @@
 // The addon's JavaScript surface: argument checks and async work only. The mechanisms live in
 // perf_counters.cc, numa_bpf.cc, page_migration.cc and durable_file.cc; src/monitor/addon.ts types this surface.
 #include <napi.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <functional>
@@ -10,6 +9,7 @@
 #include <utility>
 
 #include "durable_file.h"
+#include "errno_name.h"
 #include "numa_bpf.h"
 #include "page_migration.h"
 #include "perf_counters.h"
@@ -481,11 +481,6 @@ Napi::Value EmptyRoundTrip(const Napi::CallbackInfo& info) {
 
 // ---- durable file ----
 
-std::string errnoCode(int error) {
-  const char* name = strerrorname_np(error);  // glibc >= 2.32
-  return name != nullptr ? name : "E" + std::to_string(error);
-}
-
 // replaceFileDurably(path, tempPath, bytes: Buffer, mode) -> Promise<void>; the error has the
 // errno name as `code` and the failed step as `syscall`, as node:fs errors do.
 Napi::Value ReplaceFileDurably(const Napi::CallbackInfo& info) {
@@ -502,7 +497,7 @@ Napi::Value ReplaceFileDurably(const Napi::CallbackInfo& info) {
       [path, tempPath](Napi::Env env, durable::ReplaceResult& result) -> Napi::Value {
         if (result.error == 0) return env.Undefined();
         const std::string target = result.step == "rename" ? tempPath + " to " + path : tempPath;
-        Napi::Error error = errorWithCode(env, result.step + " " + target + ": " + migration::errnoText(result.error), errnoCode(result.error));
+        Napi::Error error = errorWithCode(env, result.step + " " + target + ": " + migration::errnoText(result.error), errnoName(result.error));
         error.Set("errno", Napi::Number::New(env, result.error));
         error.Set("syscall", Napi::String::New(env, result.step));
         throw error;

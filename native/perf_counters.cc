@@ -10,6 +10,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "errno_name.h"
+
 namespace perf {
 namespace {
 
@@ -20,25 +22,6 @@ size_t defaultBudget() {
   struct rlimit limit {};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 4096;
   return limit.rlim_cur / 2;  // leave the other half to sockets, files and libuv
-}
-
-const char* errnoName(int err) {
-  switch (err) {
-    case ENOENT: return "ENOENT";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EINVAL: return "EINVAL";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case EBADF: return "EBADF";
-    case ENODEV: return "ENODEV";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    case ESRCH: return "ESRCH";
-    case E2BIG: return "E2BIG";
-    case EBUSY: return "EBUSY";
-    case ENOSPC: return "ENOSPC";
-    default: return "EUNKNOWN";
-  }
 }
 
 std::string hintFor(int err) {
