@@ -12,7 +12,7 @@ import { chooseFileReplacer, replaceFileStepwise, type ReplaceFile } from '../sr
 import { canonicalJson, checkpointKind, checkpointVersion, checksumOf, formatCheckpoint } from '../src/state/codec.js';
 import { emptySnapshot, type StateSnapshot } from '../src/state/types.js';
 import { daemonParts } from '../test/helpers/daemon-fakes.js';
-import { median } from './stats.js';
+import { median } from '../src/metrics/percentile.js';
 
 const containerCounts = [1, 30, 110];
 const samples = 40;

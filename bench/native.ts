@@ -28,7 +28,7 @@ import { migratePages, movePages, type MigrationCall } from '../src/monitor/page
 import { softwareEventNames } from '../src/monitor/perf-events.js';
 import { discoverTopology } from '../src/topology/discover.js';
 import { cgroup2Root, nativeSkipReason, readRootCpuset, spawnBusy, spawnMemoryHolder, stop, TestCgroup, v1Hierarchy } from '../test/integration/native-fixtures.js';
-import { median, percentile } from './stats.js';
+import { median, percentile } from '../src/metrics/percentile.js';
 
 const { values: options } = parseArgs({
   options: {

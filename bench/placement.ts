@@ -18,7 +18,7 @@ import { sharedFixturesDir } from '../test/helpers/paths.js';
 import { generateSysfsTree, unpackSharedFixture } from '../test/helpers/sysfs-fixtures.js';
 import { FirstFitBaseline } from './first-fit-baseline.js';
 import { seededRandom } from './random.js';
-import { percentile } from './stats.js';
+import { percentile } from '../src/metrics/percentile.js';
 
 const admitted = 1000;
 const churnSteps = 4000;

@@ -15,7 +15,7 @@ import { ContainerEventResponseSchema, CreateContainerRequestSchema, VersionRequ
 import { runtimeMethods } from '../src/cri/relay.js';
 import { benchContainerd, type ContainerdBenchResult } from './proxy-containerd.js';
 import { compileChild, startChild, type Child } from './proxy-children.js';
-import { median, percentile } from './stats.js';
+import { median, percentile } from '../src/metrics/percentile.js';
 
 const unaryCalls = 3000;
 const latencyRounds = 6;

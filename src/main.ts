@@ -16,6 +16,7 @@ import { RuntimeClient } from './cri/runtime-client.js';
 import { createRuntimePort, RuntimeCallError } from './cri/runtime-port.js';
 import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from './log.js';
+import { CallTimeRecorder } from './metrics/call-times.js';
 import { CpusetApplier } from './state/apply-updates.js';
 import { checkpointFileName, chooseFileReplacer, historyFileName, openCheckpointFile } from './state/checkpoint-file.js';
 import { bindPlacementEngine } from './state/engine.js';
@@ -129,6 +130,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
   const runtime = createRuntimePort(client);
   const engine = bindPlacementEngine(topology, () => policy);
   const applier = new CpusetApplier(runtime, log);
+  const callTimes = new CallTimeRecorder();
   const reconcileDeps: ReconcileDeps = { store, engine, runtime, applier };
   const stopping = new AbortController();
   options.signal?.addEventListener('abort', () => stopping.abort(), { once: true });
@@ -190,9 +192,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
   };
 
   try {
-    control = await startControlServer(policy.listen.controlSocket, createControlHandler(store, engine, topology));
+    control = await startControlServer(policy.listen.controlSocket, createControlHandler(store, engine, topology, callTimes));
     const interceptors = createLifecycle({ store, engine, applier, runtime, log, policy: () => policy, requestReconcile: () => schedule(1000, 'a create ended without a clear answer') });
-    relay = await startRelay({ listenPath: policy.listen.socket, upstreamPath: endpoint.socket.path, socketMode: policy.listen.socketMode, interceptors, logger: log });
+    relay = await startRelay({ listenPath: policy.listen.socket, upstreamPath: endpoint.socket.path, socketMode: policy.listen.socketMode, interceptors, logger: log, observe: (call) => callTimes.record(call) });
   } catch (error) {
     await cleanUp();
     return startFailure((error as Error).message, log);

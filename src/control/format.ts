@@ -1,4 +1,5 @@
 // `status` and `explain` as a person reads them, pure: the same reports `--json` prints.
+import { recentCallsPerMethod, type CallTimes } from '../metrics/call-times.js';
 import type { ContainerRow, ExplainReport, StatusReport } from './report.js';
 
 const shortIdLength = 13;
@@ -51,7 +52,23 @@ export function formatStatus(report: StatusReport): string {
       lines.push(`  ${nameOf(row)}:`, ...row.reasons.map((reason) => `    - ${reason}`));
     }
   }
+  lines.push('', ...formatCallTimes(report.calls));
   return `${lines.join('\n')}\n`;
+}
+
+function milliseconds(value: number | null): string {
+  return value === null ? '-' : `${value.toFixed(2)} ms`;
+}
+
+function formatCallTimes(calls: readonly CallTimes[]): string[] {
+  if (calls.length === 0) return ['CRI calls: none since start'];
+  return [
+    `CRI calls since start (times: median and p99 of each method's last ${recentCallsPerMethod} calls):`,
+    ...table([
+      ['METHOD', 'CALLS', 'ERRORS', 'IN CRI-REBALANCER', 'P99', 'IN THE RUNTIME'],
+      ...calls.map((row) => [row.method, String(row.calls), String(row.errors), milliseconds(row.daemonP50Ms), milliseconds(row.daemonP99Ms), milliseconds(row.runtimeP50Ms)]),
+    ]),
+  ];
 }
 
 export function formatExplain(report: ExplainReport): string {

@@ -1,6 +1,7 @@
 // What `status` and `explain` show, built from the state, pure. Every online CPU gets one owner:
 // reserved (system pods), isolated (isolcpus, unallocated), exclusive (one container's alone),
 // shared (the pool, some container runs there) or free (the pool, nobody runs there now).
+import type { CallTimes } from '../metrics/call-times.js';
 import type { Allocation, PoolKind, QosClass } from '../placement/types.js';
 import { CpuSet } from '../topology/cpuset.js';
 import type { Topology } from '../topology/types.js';
@@ -40,6 +41,8 @@ export interface StatusReport {
   readonly cpus: readonly CpuRow[];
   readonly containers: readonly ContainerRow[];
   readonly pods: number;
+  /** kubelet's calls since start: how long each method takes in the daemon and in the runtime. */
+  readonly calls: readonly CallTimes[];
 }
 
 export interface HistoryRow {
@@ -87,7 +90,7 @@ function byName(a: ContainerRow, b: ContainerRow): number {
   return `${a.namespace}/${a.pod}/${a.container}/${a.id}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}/${b.id}`);
 }
 
-export function buildStatusReport(topology: Topology, snapshot: StateSnapshot, sets: PoolSets, checkpoint: string): StatusReport {
+export function buildStatusReport(topology: Topology, snapshot: StateSnapshot, sets: PoolSets, checkpoint: string, calls: readonly CallTimes[]): StatusReport {
   const exclusiveOwner = new Map<number, string>();
   const sharedUsed = new Set<number>();
   for (const allocation of snapshot.allocations.values()) {
@@ -121,6 +124,7 @@ export function buildStatusReport(topology: Topology, snapshot: StateSnapshot, s
     cpus,
     containers: [...snapshot.allocations.values()].map((allocation) => rowOf(allocation, snapshot)).sort(byName),
     pods: snapshot.pods.size,
+    calls,
   };
 }
 

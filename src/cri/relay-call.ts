@@ -26,6 +26,8 @@ export class RelayCall {
   private abortError: GrpcError | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly startedMs = performance.now();
+  private runtimeStartedMs: number | null = null;
+  private runtimeMs: number | null = null;
   private finished = false;
 
   constructor(
@@ -84,12 +86,23 @@ export class RelayCall {
     for (const listener of this.abortListeners.splice(0)) listener();
   }
 
+  /** The call went to the runtime now. */
+  sentToRuntime(): void {
+    this.runtimeStartedMs = performance.now();
+  }
+
+  /** The runtime's answer is complete, or its stream closed; the first time counts. */
+  answeredByRuntime(): void {
+    if (this.runtimeStartedMs !== null && this.runtimeMs === null) this.runtimeMs = performance.now() - this.runtimeStartedMs;
+  }
+
   /** Records the status the caller received; the first one counts. */
   settle(code: GrpcStatusCode): void {
     if (this.finished) return;
     this.finished = true;
     if (this.timer !== null) clearTimeout(this.timer);
-    this.hooks.observe?.({ method: this.method, intercepted: this.intercepted, code, durationMs: performance.now() - this.startedMs });
+    this.answeredByRuntime();
+    this.hooks.observe?.({ method: this.method, intercepted: this.intercepted, code, durationMs: performance.now() - this.startedMs, runtimeMs: this.runtimeMs });
   }
 
   get done(): boolean {

@@ -109,7 +109,11 @@ function joinChunks(chunks: readonly Buffer[]): Buffer {
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
-/** Sends the request upstream and collects the whole answer. */
+/**
+ * Sends the request upstream and collects the whole answer. It is complete once the body ended and
+ * the trailers came (or the headers ended the stream): the stream's 'close' follows a little later
+ * and is not waited for, except to learn why an incomplete call failed.
+ */
 function forward(call: RelayCall, body: Buffer): Promise<UpstreamAnswer> {
   return new Promise((resolve) => {
     const opened = openUpstream(call);
@@ -122,10 +126,19 @@ function forward(call: RelayCall, body: Buffer): Promise<UpstreamAnswer> {
     let trailersOnly = false;
     let trailers: IncomingHttpHeaders | null = null;
     let ended = false;
+    let finished = false;
     const chunks: Buffer[] = [];
     const removeAbortListener = call.onAbort(() => {
       if (!upstream.closed) upstream.close(cancelCode);
     });
+    const finish = (failure: GrpcError | null): void => {
+      if (finished) return;
+      finished = true;
+      call.answeredByRuntime();
+      removeAbortListener();
+      resolve({ headers, trailersOnly, body: joinChunks(chunks), trailers, failure });
+    };
+    const complete = (): boolean => ended && (trailersOnly || trailers !== null);
     upstream.on('response', (received, flags) => {
       headers = received;
       trailersOnly = (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0;
@@ -133,18 +146,18 @@ function forward(call: RelayCall, body: Buffer): Promise<UpstreamAnswer> {
     upstream.on('data', (chunk: Buffer) => chunks.push(chunk));
     upstream.on('trailers', (received) => {
       trailers = received;
+      if (complete()) finish(call.abortedWith);
     });
     upstream.on('end', () => {
       ended = true;
+      if (complete()) finish(call.abortedWith);
     });
     upstream.on('error', (error: Error) => {
       call.logger?.debug({ method: call.method, err: error.message }, 'runtime stream error');
     });
     upstream.on('close', () => {
-      removeAbortListener();
-      const complete = trailersOnly || (ended && trailers !== null);
-      const failure = call.abortedWith ?? (complete ? null : describeUpstreamClose(call, upstream, session));
-      resolve({ headers, trailersOnly, body: joinChunks(chunks), trailers, failure });
+      const answered = trailersOnly || (ended && trailers !== null);
+      finish(call.abortedWith ?? (answered ? null : describeUpstreamClose(call, upstream, session)));
     });
     upstream.end(body);
   });

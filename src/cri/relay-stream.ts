@@ -14,7 +14,9 @@ export type UpstreamCall =
 /** Starts the upstream call (UNAVAILABLE when no connection can be made). */
 export function openUpstream(call: RelayCall): UpstreamCall {
   try {
-    return { ok: true, ...call.upstream.request(formatUpstreamHeaders(call.headers)) };
+    const opened = call.upstream.request(formatUpstreamHeaders(call.headers));
+    call.sentToRuntime();
+    return { ok: true, ...opened };
   } catch (error) {
     return { ok: false, error: { code: GrpcStatus.UNAVAILABLE, message: `runtime at ${call.upstream.path} is not reachable: ${(error as Error).message}` } };
   }
@@ -104,6 +106,7 @@ export function relayStream(call: RelayCall): void {
     if (downstream.destroyed) return;
     if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
       // Trailers-only: the status is in the headers and there is no body.
+      call.answeredByRuntime();
       call.settle(parseGrpcStatus(headers['grpc-status'] as string | undefined));
       downstream.respond(formatDownstreamHeaders(headers, true), respondTrailersOnly);
       return;
@@ -120,6 +123,7 @@ export function relayStream(call: RelayCall): void {
   });
   upstream.on('trailers', (received) => {
     trailers = received;
+    call.answeredByRuntime();
     sendTrailers();
   });
   upstream.on('end', () => {
@@ -135,6 +139,7 @@ export function relayStream(call: RelayCall): void {
   });
   upstream.on('close', () => {
     upstreamClosed = true;
+    call.answeredByRuntime();
     if (upstreamEnded || call.done) {
       sendTrailers();
       return;

@@ -91,13 +91,20 @@ export interface RelayLogger {
   error(fields: object, message: string): void;
 }
 
-/** One finished call, for metrics (relay latency, error rates). */
+/** One finished call, for metrics (time added by the daemon, error rates). */
 export interface RelayedCall {
   readonly method: string;
   readonly intercepted: boolean;
   /** The gRPC status the caller received (CANCELLED when the caller went away first). */
   readonly code: GrpcStatusCode;
+  /** From the call's arrival to the status the caller got. */
   readonly durationMs: number;
+  /**
+   * From sending the call to the runtime until its answer was complete; null when it never
+   * reached the runtime (rejected, runtime unreachable). The rest of `durationMs` was spent in
+   * the daemon: the relay, decisions, the checkpoint write.
+   */
+  readonly runtimeMs: number | null;
 }
 
 export interface RelayOptions {

@@ -23,6 +23,7 @@ import {
 import { findDaemonPrerequisites, runCli } from '../helpers/daemon-process.js';
 import { repoRoot } from '../helpers/paths.js';
 import { waitUntil } from '../helpers/wait-until.js';
+import type { StatusReport } from '../../src/control/report.js';
 import { CpuSet } from '../../src/topology/cpuset.js';
 
 const onlineCpus = CpuSet.parse(readFileSync('/sys/devices/system/cpu/online', 'utf8').trim());
@@ -87,6 +88,8 @@ t.test('placement through the proxy, seen in the real cgroups', { skip: skip ?? 
   const status = await runCli(['status', '--json', '--control-socket', runtime.daemon.controlSocket]);
   t.equal(status.code, 0, `status answers (${status.stderr.trim()})`);
   t.ok(status.stdout.includes(guaranteed.id), 'status names the exclusive owner');
+  const creates = (JSON.parse(status.stdout) as StatusReport).calls.find((row) => row.method === 'RuntimeService/CreateContainer');
+  t.ok(creates !== undefined && creates.calls >= 4 && creates.runtimeP50Ms !== null && creates.daemonP50Ms > 0, `status tells what kubelet's creates cost in the daemon and in containerd (${JSON.stringify(creates)})`);
 
   await removeContainer(client, guaranteed.id);
   await settlesAt(burstable.id, onlineCpus);

@@ -67,6 +67,18 @@ t.test('a unary call is relayed with its metadata, headers and trailers', async 
   t.match(observed, [{ method: versionPath, intercepted: false, code: 0 }]);
 });
 
+t.test('each call tells how long it spent in the runtime; the rest was the relay', async (t) => {
+  const { client, observed } = await startRig(t);
+  const outcome = await callUnary(client, versionPath, versionRequest, { 'x-noop-delay-ms': '40' });
+  t.equal(outcome.error, null);
+  const seen = observed.at(-1)!;
+  t.ok(seen.runtimeMs !== null && seen.runtimeMs >= 40, `the runtime's 40 ms counted (${seen.runtimeMs} ms)`);
+  t.ok(seen.runtimeMs !== null && seen.durationMs >= seen.runtimeMs, 'within the whole call');
+  const failing = await callUnary(client, versionPath, versionRequest, { 'x-noop-status': '5', 'x-noop-delay-ms': '20' });
+  t.equal(failing.error?.code, grpc.status.NOT_FOUND);
+  t.ok((observed.at(-1)!.runtimeMs ?? 0) >= 20, 'a trailers-only answer ends the runtime time too');
+});
+
 t.test('an error status (trailers-only) reaches the caller unchanged', async (t) => {
   const { client } = await startRig(t);
   const outcome = await callUnary(client, versionPath, versionRequest, {
@@ -249,7 +261,7 @@ t.test('intercepted calls', async (t) => {
     }),
     defineInterceptor(runtimeMethods.StartContainer, () => ({ reject: { code: GrpcStatus.FAILED_PRECONDITION, message: 'unused' } })),
   ]);
-  const { client, backend } = await startRig(t, { interceptors });
+  const { client, backend, observed } = await startRig(t, { interceptors });
   const createPath = runtimeMethods.CreateContainer.path;
   const request = create(CreateContainerRequestSchema, {
     podSandboxId: 'abc',
@@ -268,6 +280,8 @@ t.test('intercepted calls', async (t) => {
     t.equal(message.config?.linux?.resources?.cpusetCpus, '3', 'the override merged in');
     t.equal(message.config?.linux?.resources?.cpuShares, 1024n, 'the rest kept');
     t.match(results.at(-1), { ok: true, response: { containerId: backend.createdContainerId } });
+    const seen = observed.at(-1)!;
+    t.ok(seen.intercepted && seen.runtimeMs !== null && seen.runtimeMs <= seen.durationMs, 'time in the runtime measured');
   });
 
   await t.test('a rewritten copy is encoded with the unknown fields it kept', async (t) => {
@@ -286,6 +300,7 @@ t.test('intercepted calls', async (t) => {
     t.equal(outcome.error?.code, grpc.status.RESOURCE_EXHAUSTED);
     t.equal(outcome.error?.details, 'no exclusive CPU is free');
     t.equal(backend.calls.length, before, 'nothing reached the runtime');
+    t.match(observed.at(-1), { code: GrpcStatus.RESOURCE_EXHAUSTED, runtimeMs: null }, 'no time in the runtime');
   });
 
   await t.test('an interceptor that throws answers INTERNAL', async (t) => {

@@ -13,6 +13,7 @@ import { parseControlRequest } from '../../src/control/protocol.js';
 import { buildStatusReport, explainContainer, type ExplainReport, type StatusReport } from '../../src/control/report.js';
 import { startControlServer } from '../../src/control/server.js';
 import { withOverrides } from '../../src/config/overrides.js';
+import { CallTimeRecorder } from '../../src/metrics/call-times.js';
 import type { Allocation } from '../../src/placement/types.js';
 import { pendingKey, withAdmission, withRelease } from '../../src/state/changes.js';
 import { emptySnapshot, type StateSnapshot } from '../../src/state/types.js';
@@ -53,7 +54,7 @@ snapshot = withRelease(snapshot, { id: 'cccc', allocations: new Map([...snapshot
 const sets = { reserved: CpuSet.empty, shared: CpuSet.parse('0-1,3') };
 
 t.test('status gives every online CPU one owner', async (t) => {
-  const report = buildStatusReport(twoNodeTopology, snapshot, sets, '/var/lib/x/state.json');
+  const report = buildStatusReport(twoNodeTopology, snapshot, sets, '/var/lib/x/state.json', []);
   t.same(
     report.cpus.map((row) => [row.cpu, row.node, row.owner, row.container ?? '']),
     [
@@ -72,13 +73,13 @@ t.test('status gives every online CPU one owner', async (t) => {
       ['sidecar', 'created'],
     ],
   );
-  const reserved = buildStatusReport(twoNodeTopology, emptySnapshot, { reserved: CpuSet.of([0]), shared: CpuSet.of([1, 2]) }, 'f');
+  const reserved = buildStatusReport(twoNodeTopology, emptySnapshot, { reserved: CpuSet.of([0]), shared: CpuSet.of([1, 2]) }, 'f', []);
   t.same(
     reserved.cpus.map((row) => row.owner),
     ['reserved', 'free', 'free', 'free'],
     'CPU 3 is neither reserved nor shared nor isolated: nobody holds it',
   );
-  const isolated = buildStatusReport({ ...twoNodeTopology, isolated: CpuSet.of([3]) }, emptySnapshot, { reserved: CpuSet.empty, shared: CpuSet.parse('0-2') }, 'f');
+  const isolated = buildStatusReport({ ...twoNodeTopology, isolated: CpuSet.of([3]) }, emptySnapshot, { reserved: CpuSet.empty, shared: CpuSet.parse('0-2') }, 'f', []);
   t.equal(isolated.cpus[3]!.owner, 'isolated');
 
   const text = formatStatus(report);
@@ -88,7 +89,12 @@ t.test('status gives every online CPU one owner', async (t) => {
   t.match(text, /node 1 \(CPUs 2-3\):\n\s+cpu 2\s+core \d+\s+exclusive\s+shop\/web\/app \(a1b2c3d4e5f60\)/);
   t.match(text, /shop\/web\/late\s+creating\s+Burstable/);
   t.match(text, /- rule 2: one exclusive CPU/);
-  t.match(formatStatus(buildStatusReport(twoNodeTopology, emptySnapshot, sets, 'f')), /containers \(0\):\n$/);
+  t.match(formatStatus(buildStatusReport(twoNodeTopology, emptySnapshot, sets, 'f', [])), /containers \(0\):\n\nCRI calls: none since start\n$/);
+  const calls = [{ method: 'RuntimeService/CreateContainer', calls: 12, errors: 1, daemonP50Ms: 1.234, daemonP99Ms: 4.5, runtimeP50Ms: 9.87 }];
+  t.match(
+    formatStatus(buildStatusReport(twoNodeTopology, emptySnapshot, sets, 'f', calls)),
+    /CRI calls since start \(times: median and p99 of each method's last 256 calls\):\n\s+METHOD\s+CALLS\s+ERRORS\s+IN CRI-REBALANCER\s+P99\s+IN THE RUNTIME\n\s+RuntimeService\/CreateContainer\s+12\s+1\s+1\.23 ms\s+4\.50 ms\s+9\.87 ms\n$/,
+  );
 });
 
 t.test('explain finds a container by id prefix, name or pod/container; released ones by their history', async (t) => {
@@ -136,7 +142,7 @@ t.test('the control socket: root-only, answers status and explain, replaces a st
   const path = join(dir, 'run', 'control.sock');
   const parts = daemonParts();
   await parts.store.commit(snapshot);
-  const server = await startControlServer(path, createControlHandler(parts.store, parts.engine, twoNodeTopology));
+  const server = await startControlServer(path, createControlHandler(parts.store, parts.engine, twoNodeTopology, new CallTimeRecorder()));
   t.teardown(() => server.close());
   t.equal(statSync(path).mode & 0o777, 0o600);
 
@@ -198,7 +204,7 @@ t.test('status and explain commands print text or JSON, and exit 1 when the daem
   const path = join(dir, 'control.sock');
   const parts = daemonParts();
   await parts.store.commit(snapshot);
-  const server = await startControlServer(path, createControlHandler(parts.store, parts.engine, twoNodeTopology));
+  const server = await startControlServer(path, createControlHandler(parts.store, parts.engine, twoNodeTopology, new CallTimeRecorder()));
   t.teardown(() => server.close());
   const written: string[] = [];
   const errors: string[] = [];

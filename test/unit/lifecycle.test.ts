@@ -157,6 +157,7 @@ t.test('a Guaranteed container gets an exclusive CPU; running shared containers 
   t.equal(setup.store.snapshot.containers.get('c-gold')?.phase, 'created');
   t.notOk([...setup.store.snapshot.allocations.keys()].some((id) => id.startsWith('pending:')), 'bound');
   t.ok(setup.store.snapshot.allocations instanceof AllocationMap, "bound through the engine: its map is kept, not copied into a plain Map");
+  await new Promise((resolve) => setImmediate(resolve)); // decision lines are written once the call moved on
   const placed = setup.lines.find((line) => line.msg === 'placed' && line.pod === 'gold');
   t.match(placed, { level: 30, pool: 'exclusive', qos: 'Guaranteed', reasons: Array, sharedUpdates: 1 }, 'one info line with the reasons');
 });

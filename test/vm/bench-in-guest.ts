@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { MigrationCall } from '../../src/monitor/page-migration.js';
-import { median } from '../../bench/stats.js';
+import { median } from '../../src/metrics/percentile.js';
 import { repoRoot } from '../helpers/paths.js';
 import { bootGuest } from './guest-boot.js';
 import { defaultCacheDir, prepareGuestImage } from './guest-image.js';

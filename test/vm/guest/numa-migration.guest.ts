@@ -18,7 +18,7 @@ import { movePages, type MigrationCall, type MigrationResult } from '../../../sr
 import { discoverTopology } from '../../../src/topology/discover.js';
 import type { GuestCheck, GuestLayout } from '../guest-layout.js';
 import { createCgroup, createLineReader, enableCpusetAndMemory, removeCgroup, spawnInCgroup, writeCgroupFile } from './cgroup-v2.js';
-import { percentile } from '../../../bench/stats.js';
+import { percentile } from '../../../src/metrics/percentile.js';
 
 const resultsDir = process.env.VM_RESULTS_DIR ?? '/results';
 const layout = JSON.parse(readFileSync(join(resultsDir, 'layout.json'), 'utf8')) as GuestLayout;

@@ -1,5 +1,5 @@
-// Order statistics the benchmarks and the VM guest's measurements report: nearest rank, so every
-// figure is one that was measured.
+// Order statistics for `status`'s call times, the benchmarks and the VM guest's measurements:
+// nearest rank, so every figure is one that was measured.
 
 /** The value at `fraction` (0.5 for the median, 0.99 for p99) of values in any order; NaN for none. */
 export function percentile(values: readonly number[], fraction: number): number {
