@@ -6,6 +6,10 @@
 //   container), 3. shrink the cpusets of running shared containers when the new allocation is
 //   exclusive, 4. forward the create with cpuset_cpus/cpuset_mems written in, 5. on the answer,
 //   bind the allocation to the container id (in memory, see below) or release it (checkpoint).
+//   kubelet gets the answer as step 5 is queued on the store's turn, without waiting for it;
+//   the calls that read the state without taking a turn (start, update) wait for the changes
+//   queued before them, so a start always sees its create's bind. Stops, removes and pod calls
+//   likewise answer before their bookkeeping.
 //   The bind is made in memory and written with the next checkpoint (the next decision, or the
 //   periodic reconcile at the latest): one fsync per create, not two. A crash before that write
 //   leaves the allocation pending in the checkpoint; reconcile at start releases every pending
@@ -205,6 +209,7 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
 
     defineInterceptor(runtimeMethods.StartContainer, async (request) => {
       const id = request.containerId;
+      await store.settled();
       // The common case costs nothing: the runtime holds what the state records.
       const recorded = store.snapshot.allocations.get(id);
       if (recorded !== undefined && !applier.isApplied(recorded)) {
@@ -236,7 +241,8 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
       };
     }),
 
-    defineInterceptor(runtimeMethods.UpdateContainerResources, (request) => {
+    defineInterceptor(runtimeMethods.UpdateContainerResources, async (request) => {
+      await store.settled();
       const allocation = store.snapshot.allocations.get(request.containerId);
       if (allocation === undefined) return { forward: request };
       const asked = request.linux;

@@ -56,8 +56,8 @@ export async function relayIntercepted(call: RelayCall, interceptor: Interceptor
     }
   };
   if (call.abortedWith !== null) {
-    await after({ ok: false, error: call.abortedWith });
     answer(call, call.abortedWith);
+    await after({ ok: false, error: call.abortedWith });
     return;
   }
   let forwardBody: Buffer;
@@ -65,14 +65,14 @@ export async function relayIntercepted(call: RelayCall, interceptor: Interceptor
     forwardBody = encodeForwardBody(interceptor.method.request, { message: decoded.message, body }, decision.forward, decision.overrides);
   } catch (error) {
     const failure = { code: GrpcStatus.INTERNAL, message: `cri-rebalancer could not encode the rewritten ${call.method} request: ${(error as Error).message}` };
-    await after({ ok: false, error: failure });
     answer(call, failure);
+    await after({ ok: false, error: failure });
     return;
   }
   const upstream = await forward(call, forwardBody);
   const result = readResult(call, interceptor, upstream);
-  await after(result);
   relayAnswer(call, upstream, result);
+  await after(result);
 }
 
 function answer(call: RelayCall, error: GrpcError): void {

@@ -52,9 +52,10 @@ export type CallResult<Res> =
  *   with those fields set and everything else, unknown fields included, exactly as sent. This is
  *   cheaper than a copy and a re-encode on the path of every create (see sentRequest). When
  *   `afterResponse` is given it is called exactly once, with the runtime's response or error (or
- *   CANCELLED / DEADLINE_EXCEEDED / UNAVAILABLE when the call never completed), and awaited
- *   before the caller sees the response: record the new container id there, or release on error.
- *   A throw from it is logged and does not change what the caller gets.
+ *   CANCELLED / DEADLINE_EXCEEDED / UNAVAILABLE when the call never completed): record the new
+ *   container id there, or release on error. It is called as the caller gets that answer, in the
+ *   same turn, so the caller never waits for the bookkeeping, and work it queues synchronously
+ *   (on the store's turn) comes before any call the caller makes next. A throw from it is logged.
  * - `reject`: answer the caller with this gRPC error; nothing reaches the runtime.
  */
 export type InterceptDecision<Req, Res> =

@@ -47,6 +47,11 @@ export class AllocationStore {
     return this.mutex.run(work);
   }
 
+  /** Resolves once the changes queued so far are made (a create's bind, a release). */
+  settled(): Promise<void> {
+    return this.mutex.settled();
+  }
+
   /**
    * Writes `next` durably, then makes it current. A failed write leaves the old snapshot. The
    * same snapshot again is written only when a staged change is not on disk yet.

@@ -346,6 +346,22 @@ t.test('StartContainer applies the recorded cpuset first when the runtime may ho
   t.ok(setup.lines.some((line) => /older cpuset; applying the recorded one before the start/.test(line.msg)));
 });
 
+t.test('kubelet has the create answer before the bind is made; a start right after still sees the bind', async (t) => {
+  const setup = setUp({ pinSharedToNode: false });
+  await call(setup.interceptors, runtimeMethods.RunPodSandbox, create(RunPodSandboxRequestSchema, { config: sandboxConfig('burst', 'Burstable') }), ok(runtimeMethods.RunPodSandbox, { podSandboxId: 'sb-burst' }));
+  const created = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('burst', 'Burstable', 100));
+  if (!('forward' in created)) return t.fail('forwarded');
+  // As the relay does: the answer goes out and afterResponse is called in the same turn, not awaited.
+  const binding = created.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: 'c-burst' }));
+  t.notOk(setup.store.snapshot.allocations.has('c-burst'), 'the bind waits for its turn');
+  const started = await intercept(setup.interceptors, runtimeMethods.StartContainer, create(StartContainerRequestSchema, { containerId: 'c-burst' }));
+  t.ok(setup.store.snapshot.allocations.has('c-burst'), 'the start waited for it');
+  t.ok('forward' in started && started.afterResponse !== undefined, 'and treats the container as placed');
+  await binding;
+  const updated = await intercept(setup.interceptors, runtimeMethods.UpdateContainerResources, create(UpdateContainerResourcesRequestSchema, { containerId: 'c-burst' }));
+  t.ok('forward' in updated && updated.overrides !== undefined, 'an update keeps the daemon cpuset');
+});
+
 t.test('a cpuset that changes while a start is in flight is applied again to the running task', async (t) => {
   const setup = setUp({ pinSharedToNode: false });
   await createContainer(setup, createRequest('burst', 'Burstable', 100), 'c-burst');
