@@ -156,6 +156,7 @@ function forward(call: RelayCall, body: Buffer): Promise<UpstreamAnswer> {
       call.logger?.debug({ method: call.method, err: error.message }, 'runtime stream error');
     });
     upstream.on('close', () => {
+      // A trailers-only answer is whole even when its end was not read before the close.
       const answered = trailersOnly || (ended && trailers !== null);
       finish(call.abortedWith ?? (answered ? null : describeUpstreamClose(call, upstream, session)));
     });

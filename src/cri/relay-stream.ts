@@ -106,7 +106,6 @@ export function relayStream(call: RelayCall): void {
     if (downstream.destroyed) return;
     if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
       // Trailers-only: the status is in the headers and there is no body.
-      call.answeredByRuntime();
       call.settle(parseGrpcStatus(headers['grpc-status'] as string | undefined));
       downstream.respond(formatDownstreamHeaders(headers, true), respondTrailersOnly);
       return;
