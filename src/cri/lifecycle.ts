@@ -5,13 +5,14 @@
 //   1. place, 2. checkpoint the allocation (keyed "pending:…" until the runtime names the
 //   container), 3. shrink the cpusets of running shared containers when the new allocation is
 //   exclusive, 4. forward the create with cpuset_cpus/cpuset_mems written in, 5. on the answer,
-//   bind the allocation to the container id (in memory, see below) or release it (checkpoint).
+//   bind the allocation to the container id or release it (both in memory, see below).
 //   kubelet gets the answer as step 5 is queued on the store's turn, without waiting for it;
 //   the calls that read the state without taking a turn (start, update) wait for the changes
 //   queued before them, so a start always sees its create's bind. Stops, removes and pod calls
 //   likewise answer before their bookkeeping.
 //   The bind is made in memory and written with the next checkpoint (the next decision, or the
-//   periodic reconcile at the latest): one fsync per create, not two. A crash before that write
+//   periodic reconcile at the latest): one fsync per create, not two, and none per stop or
+//   remove, whose releases are made the same way (see release). A crash before that write
 //   leaves the allocation pending in the checkpoint; reconcile at start releases every pending
 //   allocation and then adopts the container, which the runtime lists, with the cpuset it was
 //   created with: the allocation's. Nothing leaks and no CPU gets two exclusive owners (tested:
@@ -73,10 +74,15 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
     setImmediate(() => log.info(fields(), message));
   }
 
-  /** Releases containers (a stop, a remove, a failed create) and grows the shared pool. */
+  /**
+   * Releases containers (a stop, a remove, a failed create) and grows the shared pool. The
+   * release is made in memory and written with the next checkpoint: a crash that loses it only
+   * keeps the CPUs held until the restart's reconcile, which releases what exited or is gone
+   * before kubelet is served again. Nothing can take them meanwhile.
+   */
   async function release(ids: readonly string[], reason: string): Promise<void> {
     const { snapshot: next, updates, released } = withReleases(store.snapshot, engine, ids.map((id) => ({ id, reason })), store.now());
-    await store.commit(next);
+    store.stage(next);
     const final = finalUpdates(updates, next.allocations);
     for (const id of released) logDecision('released', () => ({ container: id, reason, sharedUpdates: final.length }));
     await applier.apply(final);
@@ -260,7 +266,8 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
 
     afterRemoval(runtimeMethods.RemovePodSandbox, async (request) => {
       await release(containersOfSandbox(request.podSandboxId), 'its pod sandbox was removed');
-      await store.commit(withoutPod(store.snapshot, request.podSandboxId));
+      // Like a release: reconcile forgets pods the runtime no longer has.
+      store.stage(withoutPod(store.snapshot, request.podSandboxId));
     }),
   ]);
 }

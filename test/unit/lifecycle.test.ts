@@ -303,13 +303,33 @@ t.test('a shared create pending while an exclusive one shrinks the pool gets its
   t.notOk(now.split(/[,-]/).includes(goldCpu));
 });
 
-t.test('bookkeeping that fails never blocks a stop; a create it cannot checkpoint fails', async (t) => {
+t.test('a stop writes nothing: its release reaches the disk with the next checkpoint, and a crash before that loses nothing', async (t) => {
   const setup = setUp();
   await createContainer(setup, createRequest('gold', 'Guaranteed', 1000), 'c-gold');
-  setup.file.failNext = new Error('disk full');
+  const writes = setup.file.writes;
   await call(setup.interceptors, runtimeMethods.StopContainer, create(StopContainerRequestSchema, { containerId: 'c-gold' }), ok(runtimeMethods.StopContainer));
-  t.match(setup.lines.at(-1), { level: 50, method: 'StopContainer', err: 'disk full' });
-  t.ok(setup.store.snapshot.allocations.has('c-gold'), 'kept until a checkpoint succeeds');
+  t.notOk(setup.store.snapshot.allocations.has('c-gold'), 'released in memory');
+  t.equal(setup.file.writes, writes, 'no fsync for the release');
+  const onDisk = parseCheckpoint(setup.file.text!, 'f');
+  if (!onDisk.ok) return t.fail('parses');
+  const podsOf = (snapshot: typeof onDisk.snapshot) => [...snapshot.allocations.values()].map((allocation) => allocation.request.pod);
+  t.same(podsOf(onDisk.snapshot), ['gold'], 'its CPU still held on disk: crash now');
+  const restarted = daemonParts({}, onDisk.snapshot);
+  restarted.runtime.containers = [{ id: 'c-gold', sandboxId: 'sb-gold', name: 'gold-c', state: 'exited' }];
+  const summary = await reconcileWithRuntime(restarted, { atStart: true, nowMs: Date.parse('2026-01-01T00:00:01Z') });
+  t.equal(summary.released.length, 1);
+  t.equal(restarted.store.snapshot.allocations.size, 0, 'the restart releases it before serving kubelet');
+
+  await createContainer(setup, createRequest('next', 'Guaranteed', 1000), 'c-next');
+  const later = parseCheckpoint(setup.file.text!, 'f');
+  t.same(later.ok && podsOf(later.snapshot), ['next'], 'the release is written with the next decision');
+});
+
+t.test('bookkeeping that fails never blocks a pod call; a create it cannot checkpoint fails', async (t) => {
+  const setup = setUp();
+  setup.file.failNext = new Error('disk full');
+  await call(setup.interceptors, runtimeMethods.RunPodSandbox, create(RunPodSandboxRequestSchema, { config: sandboxConfig('web', 'Burstable') }), ok(runtimeMethods.RunPodSandbox, { podSandboxId: 'sb-web' }));
+  t.match(setup.lines.at(-1), { level: 50, method: 'RunPodSandbox', err: 'disk full' });
   setup.file.failNext = new Error('disk full');
   await t.rejects(intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('x', 'Burstable', 100)), /disk full/, 'the relay answers INTERNAL');
 });
