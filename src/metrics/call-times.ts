@@ -21,9 +21,13 @@ export interface CallTimes {
 
 /** Recent calls kept per method: enough for a stable p99, a few KiB each. */
 export const recentCallsPerMethod = 256;
-/** Methods tracked by name; calls to further paths (a misbehaving client) are counted together. */
+/**
+ * Methods tracked by name; calls to further paths, or to paths not shaped like gRPC's
+ * "/package.Service/Method" (a misbehaving client), are counted together.
+ */
 const maxMethods = 64;
 const otherMethods = 'other methods';
+const grpcPath = /^\/(?:[A-Za-z_][\w]*\.)*([A-Za-z_][\w]*)\/([A-Za-z_][\w]*)$/;
 
 class MethodTimes {
   calls = 0;
@@ -47,17 +51,17 @@ function microseconds(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-function methodName(path: string): string {
-  // "/runtime.v1.RuntimeService/CreateContainer" → "RuntimeService/CreateContainer"
-  const service = path.slice(1, path.lastIndexOf('/'));
-  return `${service.slice(service.lastIndexOf('.') + 1)}${path.slice(path.lastIndexOf('/'))}`;
+/** "/runtime.v1.RuntimeService/CreateContainer" → "RuntimeService/CreateContainer"; null for other shapes. */
+function methodName(path: string): string | null {
+  const match = grpcPath.exec(path);
+  return match === null ? null : `${match[1]}/${match[2]}`;
 }
 
 export class CallTimeRecorder {
   private readonly methods = new Map<string, MethodTimes>();
 
   record(call: RelayedCall): void {
-    let name = methodName(call.method);
+    let name = methodName(call.method) ?? otherMethods;
     if (!this.methods.has(name) && this.methods.size >= maxMethods - 1) name = otherMethods;
     let times = this.methods.get(name);
     if (times === undefined) {

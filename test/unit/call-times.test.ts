@@ -31,6 +31,18 @@ t.test('times cover the recent calls; counts cover every call', async (t) => {
   t.match(times.summary(), [{ calls: 2 * recentCallsPerMethod, daemonP50Ms: 2, daemonP99Ms: 2 }], 'the slow early calls have rolled out');
 });
 
+t.test('paths not shaped like a gRPC method are counted together, never shown', async (t) => {
+  const times = new CallTimeRecorder();
+  for (const path of ['/runtime.v1.RuntimeService/Version', '/a/b/c', '/x.Svc/\u001b[31mred', 'nope', '/runtime.v1.RuntimeService/']) times.record(call(path, 1, 1));
+  t.same(
+    times.summary().map((row) => [row.method, row.calls]),
+    [
+      ['other methods', 4],
+      ['RuntimeService/Version', 1],
+    ],
+  );
+});
+
 t.test('paths beyond the tracked number are counted together, so a client cannot grow the table', async (t) => {
   const times = new CallTimeRecorder();
   for (let index = 0; index < 1000; index++) times.record(call(`/x.Service/Method${index}`, 1, 1));
