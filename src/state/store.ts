@@ -1,7 +1,9 @@
 // The allocation store: holds the current snapshot and checkpoints every new one BEFORE it
 // replaces the old in memory, so nobody acts on a change that a crash could forget. Changes go
-// through `run` (one at a time) and `commit`. The history `explain` tells is saved apart and
-// later (saveHistory): a crash may lose its last entries, never an allocation.
+// through `run` (one at a time) and `commit`, or `stage` for those that reconcile rebuilds after
+// a crash (a create's bind, a release), written with the next commit. The history `explain`
+// tells is saved apart and later (saveHistory): a crash may lose its last entries, never an
+// allocation.
 import type { Topology } from '../topology/types.js';
 import type { CheckpointFile } from './checkpoint-file.js';
 import { formatCheckpoint, formatHistory, parseCheckpoint, parseHistory } from './codec.js';
