@@ -22,6 +22,7 @@ import { findDaemonPrerequisites } from '../test/helpers/daemon-process.js';
 import { requestControl } from '../src/control/client.js';
 import type { StatusReport } from '../src/control/report.js';
 import { compileChild, startChild, type Child } from './proxy-children.js';
+import { medianInterval } from './bootstrap.js';
 import { seededRandom, shuffled } from './random.js';
 import { percentile } from '../src/metrics/percentile.js';
 
@@ -47,6 +48,8 @@ export interface AddedTime {
    * pairing cancels most of a shared machine's drift.
    */
   readonly addedPercent: number;
+  /** The 95% bootstrap interval of `addedPercent`: how far this run's noise lets it be trusted. */
+  readonly addedPercentInterval: readonly [number, number];
   readonly addedP50Ms: number;
   readonly addedCreateP50Ms: number;
   readonly addedStartP50Ms: number;
@@ -83,14 +86,19 @@ interface Side {
 /** Each round's create+start time of one side. */
 const createStartMs = (side: Side): number[] => side.createMs.map((ms, index) => ms + (side.startMs[index] ?? Number.NaN));
 
+/** Round by round, how much longer `ours` took than `theirs` (measured back to back). */
+const differences = (ours: readonly number[], theirs: readonly number[]): number[] => ours.map((ms, index) => ms - (theirs[index] ?? Number.NaN));
+
 function addedOver(direct: Side, side: Side): AddedTime {
-  const pairedP50 = (ours: number[], theirs: number[]) => percentile(ours.map((ms, index) => ms - (theirs[index] ?? Number.NaN)), 0.5);
-  const addedMs = pairedP50(createStartMs(side), createStartMs(direct));
+  const added = differences(createStartMs(side), createStartMs(direct));
+  const percentOfDirect = (ms: number): number => round((ms / percentile(createStartMs(direct), 0.5)) * 100, 2);
+  const [low, high] = medianInterval(added);
   return {
-    addedPercent: round((addedMs / percentile(createStartMs(direct), 0.5)) * 100, 2),
-    addedP50Ms: round(addedMs, 2),
-    addedCreateP50Ms: round(pairedP50(side.createMs, direct.createMs), 2),
-    addedStartP50Ms: round(pairedP50(side.startMs, direct.startMs), 2),
+    addedPercent: percentOfDirect(percentile(added, 0.5)),
+    addedPercentInterval: [percentOfDirect(low), percentOfDirect(high)],
+    addedP50Ms: round(percentile(added, 0.5), 2),
+    addedCreateP50Ms: round(percentile(differences(side.createMs, direct.createMs), 0.5), 2),
+    addedStartP50Ms: round(percentile(differences(side.startMs, direct.startMs), 0.5), 2),
   };
 }
 
@@ -152,6 +160,8 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
   };
 }
 
+const interval = (added: AddedTime): string => `[95% interval ${added.addedPercentInterval[0]} to ${added.addedPercentInterval[1]}%]`;
+
 /** What the daemon measured itself of this run's creates and starts (see `status`). */
 async function timeInDaemon(controlSocket: string, directCreateStartMs: number): Promise<{ createP50Ms: number; startP50Ms: number; percentOfDirect: number }> {
   const answer = await requestControl(controlSocket, { command: 'status' });
@@ -182,14 +192,14 @@ async function main(): Promise<void> {
     const relayOnly = result.relayOnly;
     console.log(
       `create+start of a Burstable container, ${result.rounds} rounds each: direct p50 ${result.directCreateStartP50Ms} ms, ` +
-        `through the daemon p50 ${result.proxiedCreateStartP50Ms} ms; added ${result.addedP50Ms} ms = ${result.addedPercent}% ` +
+        `through the daemon p50 ${result.proxiedCreateStartP50Ms} ms; added ${result.addedP50Ms} ms = ${result.addedPercent}% ${interval(result)} ` +
         `(create +${result.addedCreateP50Ms} ms, start +${result.addedStartP50Ms} ms; target <= ${targetAddedPercent}%)`,
     );
     if (relayOnly !== null) {
-      console.log(`a bare relay in the same rounds: added ${relayOnly.addedP50Ms} ms = ${relayOnly.addedPercent}% (create +${relayOnly.addedCreateP50Ms} ms, start +${relayOnly.addedStartP50Ms} ms)`);
+      console.log(`a bare relay in the same rounds: added ${relayOnly.addedP50Ms} ms = ${relayOnly.addedPercent}% ${interval(relayOnly)} (create +${relayOnly.addedCreateP50Ms} ms, start +${relayOnly.addedStartP50Ms} ms)`);
     }
     const noise = result.noise;
-    console.log(`a second direct client in the same rounds (noise alone): ${noise.addedP50Ms} ms = ${noise.addedPercent}% (create ${noise.addedCreateP50Ms} ms, start ${noise.addedStartP50Ms} ms)`);
+    console.log(`a second direct client in the same rounds (noise alone): ${noise.addedP50Ms} ms = ${noise.addedPercent}% ${interval(noise)} (create ${noise.addedCreateP50Ms} ms, start ${noise.addedStartP50Ms} ms)`);
     const inDaemon = await timeInDaemon(runtime.daemon.controlSocket, result.directCreateStartP50Ms);
     console.log(
       `time inside the daemon, its own measure (p50): create ${inDaemon.createP50Ms} ms, start ${inDaemon.startP50Ms} ms = ${inDaemon.percentOfDirect}% of direct create+start`,
