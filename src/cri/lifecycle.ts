@@ -7,9 +7,9 @@
 //   exclusive, 4. forward the create with cpuset_cpus/cpuset_mems written in, 5. on the answer,
 //   bind the allocation to the container id or release it (both in memory, see below).
 //   kubelet gets the answer as step 5 is queued on the store's turn, without waiting for it;
-//   the calls that read the state without taking a turn (start, update) wait for the changes
-//   queued before them, so a start always sees its create's bind. Stops, removes and pod calls
-//   likewise answer before their bookkeeping.
+//   a start or update of a container the state does not know yet waits for the binds in flight,
+//   so a start always sees its create's bind. Stops, removes and pod calls likewise answer
+//   before their bookkeeping, which takes its turn before any later decision.
 //   The bind is made in memory and written with the next checkpoint (the next decision, or the
 //   periodic reconcile at the latest): one fsync per create, not two, and none per stop or
 //   remove, whose releases are made the same way (see release). A crash before that write
@@ -64,6 +64,17 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
   const { store, engine, applier, log } = deps;
   /** What each in-flight create was sent with: an update while pending is applied after the bind. */
   const sent = new Map<string, { readonly cpus: CpuSet; readonly mems: CpuSet }>();
+  /** Binds of creates already answered, still queued on the store's turn. */
+  const binds = new Set<Promise<void>>();
+
+  /**
+   * kubelet may start or update a new container before its create's bind is made: a call for a
+   * container the state does not know waits for the binds in flight. Calls for known containers
+   * never wait.
+   */
+  async function afterBinds(id: string): Promise<void> {
+    if (binds.size > 0 && !store.snapshot.allocations.has(id)) await Promise.allSettled(binds);
+  }
 
   /**
    * A decision's info line, built and written once the call has moved on: a line costs about
@@ -185,10 +196,10 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
         return {
           forward: request,
           overrides: cpusetOverridesForCreate(allocation.cpus, allocation.mems),
-          afterResponse: async (result) => {
+          afterResponse: (result) => {
             const was = sent.get(key)!;
             sent.delete(key);
-            await store.run(async () => {
+            const bind: Promise<void> = store.run(async () => {
               if (!result.ok) {
                 await release([key], `the runtime failed the create: ${result.error.message}`);
                 if (uncertainCodes.has(result.error.code)) deps.requestReconcile();
@@ -207,7 +218,9 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
               logDecision('created', () => ({ ...who, container: id }));
               const now = store.snapshot.allocations.get(id);
               if (now !== undefined && !applier.isApplied(now)) await applier.apply([{ id, cpus: now.cpus, mems: now.mems }]);
-            });
+            }).finally(() => binds.delete(bind));
+            binds.add(bind);
+            return bind;
           },
         };
       }),
@@ -215,7 +228,7 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
 
     defineInterceptor(runtimeMethods.StartContainer, async (request) => {
       const id = request.containerId;
-      await store.settled();
+      await afterBinds(id);
       // The common case costs nothing: the runtime holds what the state records.
       const recorded = store.snapshot.allocations.get(id);
       if (recorded !== undefined && !applier.isApplied(recorded)) {
@@ -248,7 +261,7 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
     }),
 
     defineInterceptor(runtimeMethods.UpdateContainerResources, async (request) => {
-      await store.settled();
+      await afterBinds(request.containerId);
       const allocation = store.snapshot.allocations.get(request.containerId);
       if (allocation === undefined) return { forward: request };
       const asked = request.linux;

@@ -49,10 +49,6 @@ export class AllocationStore {
     return this.mutex.run(work);
   }
 
-  /** Resolves once the changes queued so far are made (a create's bind, a release). */
-  settled(): Promise<void> {
-    return this.mutex.settled();
-  }
 
   /**
    * Writes `next` durably, then makes it current. A failed write leaves the old snapshot. The

@@ -382,6 +382,24 @@ t.test('kubelet has the create answer before the bind is made; a start right aft
   t.ok('forward' in updated && updated.overrides !== undefined, 'an update keeps the daemon cpuset');
 });
 
+t.test('only a start of a container the state does not know waits for the binds in flight', async (t) => {
+  const setup = setUp({ pinSharedToNode: false });
+  await createContainer(setup, createRequest('old', 'Burstable', 100), 'c-old');
+  const created = await intercept(setup.interceptors, runtimeMethods.CreateContainer, createRequest('new', 'Burstable', 100));
+  if (!('forward' in created)) return t.fail('forwarded');
+  let unblock = (): void => undefined;
+  const busy = setup.store.run(() => new Promise<void>((resolve) => (unblock = resolve)));
+  const binding = created.afterResponse?.(ok(runtimeMethods.CreateContainer, { containerId: 'c-new' }));
+  const start = (id: string) => intercept(setup.interceptors, runtimeMethods.StartContainer, create(StartContainerRequestSchema, { containerId: id }));
+  const later = new Promise((resolve) => setTimeout(() => resolve('waiting'), 20));
+  t.equal(await Promise.race([start('c-old').then(() => 'answered'), later]), 'answered', 'a known container: no wait behind the busy store');
+  const startNew = start('c-new');
+  t.equal(await Promise.race([startNew.then(() => 'answered'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 20))]), 'waiting', 'the new one waits for its bind');
+  unblock();
+  await Promise.all([busy, binding, startNew]);
+  t.ok(setup.store.snapshot.allocations.has('c-new'));
+});
+
 t.test('a cpuset that changes while a start is in flight is applied again to the running task', async (t) => {
   const setup = setUp({ pinSharedToNode: false });
   await createContainer(setup, createRequest('burst', 'Burstable', 100), 'c-burst');

@@ -375,23 +375,3 @@ t.test('the mutex runs work one at a time, in order, past failures', async (t) =
   t.same(order, ['a', 'b', 'c']);
   t.match(results, [{ status: 'fulfilled', value: 'a' }, { status: 'rejected' }, { status: 'fulfilled', value: 'c' }]);
 });
-
-t.test('settled waits for the work queued so far, past failures, and not for later work', async (t) => {
-  const mutex = new Mutex();
-  const done: string[] = [];
-  let release = (): void => undefined;
-  const slow = mutex.run(() => new Promise<void>((resolve) => (release = resolve)).then(() => void done.push('slow')));
-  const failing = mutex.run(async () => {
-    done.push('failing');
-    throw new Error('no');
-  });
-  const settled = mutex.settled().then(() => done.push('settled'));
-  setTimeout(() => release(), 5);
-  await settled;
-  t.same(done, ['slow', 'failing', 'settled']);
-  await Promise.allSettled([slow, failing]);
-  await new Promise((resolve) => setImmediate(resolve));
-  let ran = false;
-  await mutex.settled().then(() => (ran = true));
-  t.ok(ran, 'with nothing queued it resolves at once');
-});
