@@ -97,16 +97,18 @@ export function parseContainerDetail(response: ContainerStatusResponse, containe
       cgroupParent: cgroupParent ?? '',
       resources,
     }),
-    cpus: parseCpuset(resources?.cpusetCpus),
-    mems: parseCpuset(resources?.cpusetMems),
+    ...cpusetOf(resources),
     cgroupParent,
   };
 }
 
+function cpusetOf(resources: LinuxContainerResources | undefined): RuntimeCpuset {
+  return { cpus: parseCpuset(resources?.cpusetCpus), mems: parseCpuset(resources?.cpusetMems) };
+}
+
 /** The cpuset of a ContainerStatus: its resources, else (runtimes that leave them empty) the OCI spec. */
 export function parseContainerCpuset(response: ContainerStatusResponse): RuntimeCpuset {
-  const resources = response.status?.resources?.linux ?? resourcesOfSpec(parseVerboseInfo(response.info));
-  return { cpus: parseCpuset(resources?.cpusetCpus), mems: parseCpuset(resources?.cpusetMems) };
+  return cpusetOf(response.status?.resources?.linux ?? resourcesOfSpec(parseVerboseInfo(response.info)));
 }
 
 export function createRuntimePort(client: RuntimeClient): RuntimePort {

@@ -49,7 +49,6 @@ export class AllocationStore {
     return this.mutex.run(work);
   }
 
-
   /**
    * Writes `next` durably, then makes it current. A failed write leaves the old snapshot. The
    * same snapshot again is written only when a staged change is not on disk yet.
@@ -62,8 +61,8 @@ export class AllocationStore {
   }
 
   /**
-   * Makes `next` current without writing it: the next commit (the next decision, a release, the
-   * periodic reconcile at the latest) writes it with everything else. Only for a change that
+   * Makes `next` current without writing it: the next commit (the next create or pod decision,
+   * the periodic reconcile or the stop at the latest) writes it with everything else. Only for a change that
    * reconcile rebuilds when a crash loses it; the caller says why.
    */
   stage(next: StateSnapshot): void {
