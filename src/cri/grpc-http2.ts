@@ -1,53 +1,26 @@
-// gRPC-over-HTTP/2 details the relay needs: which headers travel, deadlines from grpc-timeout,
-// status responses, and what an HTTP/2 stream reset means as a gRPC status.
-import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { GrpcStatus, type GrpcError, type GrpcStatusCode } from './grpc-status.js';
+// gRPC-over-HTTP/2 details the relay needs: header lists as HPACK gives them, metadata, deadlines
+// from grpc-timeout, status headers, and what an HTTP/2 stream reset means as a gRPC status.
+import { H2Error } from './h2/frames.js';
+import { GrpcStatus, parseGrpcStatus, type GrpcError, type GrpcStatusCode } from './grpc-status.js';
 
-const colon = 58; // ':' — pseudo-headers start with it
+/** A header block as decoded: [name, value] pairs in the order sent, names lower-case. */
+export type HeaderList = ReadonlyArray<readonly [string, string]>;
 
-/** Request headers for the upstream call: the caller's, with the pseudo-headers HTTP/2 rebuilds. */
-export function formatUpstreamHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  // for-in rather than Object.entries: this runs on every relayed call.
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (name.charCodeAt(0) === colon && name !== ':path' && name !== ':method' && name !== ':authority') continue;
-    out[name] = value;
-  }
-  return out;
+/** The first value of `name`, or undefined. */
+export function headerValue(headers: HeaderList, name: string): string | undefined {
+  for (const [key, value] of headers) if (key === name) return value;
+  return undefined;
 }
 
-/**
- * Response headers or trailers to send downstream: all but the pseudo-headers (`:status` kept).
- * Returns `headers` itself when there is nothing to drop (the usual case): node's `respond` and
- * `sendTrailers` copy what they are given, so a copy here would only cost time.
- */
-export function formatDownstreamHeaders(headers: Readonly<Record<string, string | string[] | number | undefined>>, keepStatus: boolean): OutgoingHttpHeaders {
-  for (const name in headers) {
-    if (isDroppedDownstream(name, headers[name], keepStatus)) return copyDownstreamHeaders(headers, keepStatus);
-  }
-  return headers as OutgoingHttpHeaders;
-}
-
-function copyDownstreamHeaders(headers: Readonly<Record<string, string | string[] | number | undefined>>, keepStatus: boolean): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    const value = headers[name];
-    if (!isDroppedDownstream(name, value, keepStatus)) out[name] = value;
-  }
-  return out;
-}
-
-function isDroppedDownstream(name: string, value: unknown, keepStatus: boolean): boolean {
-  return value === undefined || (name.charCodeAt(0) === colon && !(keepStatus && name === ':status'));
-}
-
-/** Request metadata as an interceptor sees it. */
-export function parseMetadata(headers: IncomingHttpHeaders): Record<string, string | readonly string[]> {
-  const metadata: Record<string, string | readonly string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !name.startsWith(':')) metadata[name] = value;
+/** Request metadata as an interceptor sees it: every header but the pseudo-headers, repeats as arrays. */
+export function parseMetadata(headers: HeaderList): Record<string, string | readonly string[]> {
+  const metadata: Record<string, string | string[]> = {};
+  for (const [name, value] of headers) {
+    if (name.startsWith(':')) continue;
+    const seen = metadata[name];
+    if (seen === undefined) metadata[name] = value;
+    else if (typeof seen === 'string') metadata[name] = [seen, value];
+    else seen.push(value);
   }
   return metadata;
 }
@@ -55,8 +28,8 @@ export function parseMetadata(headers: IncomingHttpHeaders): Record<string, stri
 const timeoutUnitsMs: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
 /** The grpc-timeout header ("100m", "5S") in ms, or null when absent or malformed. */
-export function parseGrpcTimeoutMs(value: string | string[] | undefined): number | null {
-  if (typeof value !== 'string') return null;
+export function parseGrpcTimeoutMs(value: string | undefined): number | null {
+  if (value === undefined) return null;
   const match = /^(\d{1,8})([HMSmun])$/u.exec(value);
   if (!match) return null;
   return Number(match[1]) * (timeoutUnitsMs[match[2] as string] ?? 0);
@@ -65,13 +38,13 @@ export function parseGrpcTimeoutMs(value: string | string[] | undefined): number
 /** The gRPC status an HTTP/2 RST_STREAM code means (as gRPC clients read it). */
 export function statusForResetCode(rstCode: number): GrpcStatusCode {
   switch (rstCode) {
-    case constants.NGHTTP2_REFUSED_STREAM:
+    case H2Error.REFUSED_STREAM:
       return GrpcStatus.UNAVAILABLE;
-    case constants.NGHTTP2_CANCEL:
+    case H2Error.CANCEL:
       return GrpcStatus.CANCELLED;
-    case constants.NGHTTP2_ENHANCE_YOUR_CALM:
+    case H2Error.ENHANCE_YOUR_CALM:
       return GrpcStatus.RESOURCE_EXHAUSTED;
-    case constants.NGHTTP2_INADEQUATE_SECURITY:
+    case H2Error.INADEQUATE_SECURITY:
       return GrpcStatus.PERMISSION_DENIED;
     default:
       return GrpcStatus.INTERNAL;
@@ -85,8 +58,8 @@ export function formatGrpcMessage(message: string): string {
     .join('');
 }
 
-export function parseGrpcMessage(value: string | string[] | undefined): string {
-  if (typeof value !== 'string') return '';
+export function parseGrpcMessage(value: string | undefined): string {
+  if (value === undefined) return '';
   try {
     return decodeURIComponent(value);
   } catch {
@@ -94,15 +67,19 @@ export function parseGrpcMessage(value: string | string[] | undefined): string {
   }
 }
 
-export function statusTrailers(error: GrpcError): OutgoingHttpHeaders {
-  return { 'grpc-status': String(error.code), 'grpc-message': formatGrpcMessage(error.message) };
+/**
+ * The header block that ends a call with `error`: a whole trailers-only response when no response
+ * headers were sent yet, else the trailers alone.
+ */
+export function formatStatusHeaders(error: GrpcError, trailersOnly: boolean): HeaderList {
+  const status: Array<[string, string]> = [
+    ['grpc-status', String(error.code)],
+    ['grpc-message', formatGrpcMessage(error.message)],
+  ];
+  return trailersOnly ? [[':status', '200'], ['content-type', 'application/grpc'], ...status] : status;
 }
 
-/**
- * Answers a call with a gRPC status and no message (a trailers-only response). A no-op once
- * headers went out: such a call ends with trailers instead (see relay-stream.ts).
- */
-export function respondWithStatus(stream: ServerHttp2Stream, error: GrpcError): void {
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...statusTrailers(error) }, { endStream: true });
+/** The gRPC status an ending header block carries (UNKNOWN when it has none). */
+export function parseStatusHeaders(headers: HeaderList): GrpcError {
+  return { code: parseGrpcStatus(headerValue(headers, 'grpc-status')), message: parseGrpcMessage(headerValue(headers, 'grpc-message')) };
 }
