@@ -203,7 +203,8 @@ export class RelayConnection {
         payload.writeUInt32BE(value, offset + 2);
         offset += 6;
       }
-      side.out.push(clientPreface, formatFrame(FrameType.SETTINGS, 0, 0, payload));
+      append(side.out, clientPreface);
+      append(side.out, formatFrame(FrameType.SETTINGS, 0, 0, payload));
       side.settingsFromRelay.push(true);
       this.applyTableSize(side, this.kubeletSettings.get(Setting.HEADER_TABLE_SIZE));
     }
@@ -466,7 +467,7 @@ export class RelayConnection {
         this.onRuntimeGoaway(side, frame);
         return;
       case FrameType.PING:
-        this.kubeletOut.push(frame.raw);
+        append(this.kubeletOut, frame.raw);
         return;
       case FrameType.PUSH_PROMISE:
         throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'PUSH_PROMISE, which gRPC clients refuse');
@@ -480,7 +481,7 @@ export class RelayConnection {
     const stream = side.streams.get(streamId);
     // A call the relay ended already: its late headers only had to reach the HPACK decoder.
     if (stream === undefined) return;
-    this.kubeletOut.push(this.headerFrames(stream.id, headers, endStream, this.kubeletMaxFrameBytes));
+    append(this.kubeletOut, this.headerFrames(stream.id, headers, endStream, this.kubeletMaxFrameBytes));
     if (!endStream) {
       stream.responseStarted = true;
       return;
@@ -495,7 +496,7 @@ export class RelayConnection {
       side.windowOwed += frame.payload.length;
       return;
     }
-    this.kubeletOut.push(renumbered(frame.raw, stream.id));
+    append(this.kubeletOut, renumbered(frame.raw, stream.id));
     stream.intercepted?.appendResponse(unpaddedPayload(frame));
     if ((frame.flags & FrameFlag.END_STREAM) === 0) return;
     this.closedAtRuntime(stream);
@@ -509,7 +510,7 @@ export class RelayConnection {
     const code = readUint32(frame, 'RST_STREAM');
     if (code === H2Error.REFUSED_STREAM) {
       // Passed on as it is: gRPC clients retry a refused stream by themselves.
-      this.kubeletOut.push(renumbered(frame.raw, stream.id));
+      append(this.kubeletOut, renumbered(frame.raw, stream.id));
       this.finish(stream, { code: GrpcStatus.UNAVAILABLE, message: 'the runtime refused the stream' }, false);
       return;
     }
@@ -522,7 +523,7 @@ export class RelayConnection {
       const stream = side.streams.get(frame.streamId);
       if (stream === undefined) return;
       // On an intercepted call it credits the body the relay sent, not kubelet's.
-      if (stream.intercepted === null) this.kubeletOut.push(renumbered(frame.raw, stream.id));
+      if (stream.intercepted === null) append(this.kubeletOut, renumbered(frame.raw, stream.id));
       else stream.sendWindow += increment;
       this.releaseBlocked(side);
       return;
@@ -535,17 +536,17 @@ export class RelayConnection {
   /** The runtime's connection credit goes on to kubelet, less what the relay added to its window. */
   private passConnectionCredit(frame: Frame, increment: number): void {
     if (this.kubeletWindowOwed >= 0) {
-      this.kubeletOut.push(frame.raw);
+      append(this.kubeletOut, frame.raw);
       return;
     }
     const passed = increment + this.kubeletWindowOwed;
     this.kubeletWindowOwed = Math.min(passed, 0);
-    if (passed > 0) this.kubeletOut.push(formatWindowUpdate(0, passed));
+    if (passed > 0) append(this.kubeletOut, formatWindowUpdate(0, passed));
   }
 
   private onRuntimeSettings(side: RuntimeSide, frame: Frame): void {
     if ((frame.flags & FrameFlag.ACK) !== 0) {
-      if (side.settingsFromRelay.shift() === false) this.kubeletOut.push(frame.raw);
+      if (side.settingsFromRelay.shift() === false) append(this.kubeletOut, frame.raw);
       return;
     }
     for (const [id, value] of parseSettings(frame.payload)) {
@@ -563,7 +564,7 @@ export class RelayConnection {
     }
     this.kubeletSettingsFromRelay.push(false);
     this.kubeletHasServerSettings = true;
-    this.kubeletOut.push(frame.raw);
+    append(this.kubeletOut, frame.raw);
   }
 
   /**
@@ -696,20 +697,20 @@ export class RelayConnection {
    */
   private fromRelay(bytes: Buffer): void {
     this.ensureServerSettings();
-    this.kubeletOut.push(bytes);
+    append(this.kubeletOut, bytes);
   }
 
   private ensureServerSettings(): void {
     if (this.kubeletHasServerSettings) return;
     this.kubeletHasServerSettings = true;
     this.kubeletSettingsFromRelay.push(true);
-    this.kubeletOut.push(formatFrame(FrameType.SETTINGS, 0, 0));
+    append(this.kubeletOut, formatFrame(FrameType.SETTINGS, 0, 0));
   }
 
   /** Queues bytes for a runtime connection; DATA waits while it does not fit the windows (`stream`'s too, for an intercepted body). */
   private toRuntime(side: RuntimeSide, bytes: Buffer, flowBytes = 0, stream: Stream | null = null): void {
     if (side.closed) return;
-    if (side.blocked.length === 0 && fits(side, flowBytes, stream)) side.out.push(bytes);
+    if (side.blocked.length === 0 && fits(side, flowBytes, stream)) append(side.out, bytes);
     else side.blocked.push({ bytes, flowBytes, stream });
   }
 
@@ -717,7 +718,7 @@ export class RelayConnection {
     let released = 0;
     for (const next of side.blocked) {
       if (!fits(side, next.flowBytes, next.stream)) break;
-      side.out.push(next.bytes);
+      append(side.out, next.bytes);
       released += 1;
     }
     side.blocked.splice(0, released);
@@ -742,7 +743,7 @@ export class RelayConnection {
     }
     for (const side of this.runtimes) {
       if (side.windowOwed > 0) {
-        side.out.push(formatWindowUpdate(0, side.windowOwed));
+        append(side.out, formatWindowUpdate(0, side.windowOwed));
         side.windowOwed = 0;
       }
       if (side.out.length === 0) continue;
@@ -775,6 +776,19 @@ function fits(side: RuntimeSide, flowBytes: number, stream: Stream | null): bool
 function renumbered(raw: Buffer, streamId: number): Buffer {
   if ((raw.readUInt32BE(5) & 0x7fffffff) !== streamId) raw.writeUInt32BE(streamId, 5);
   return raw;
+}
+
+/**
+ * Adds bytes to a write batch. Frames forwarded unchanged sit side by side in the chunk they came
+ * in: those stay one view of it rather than pieces copied together again at the write.
+ */
+function append(out: Buffer[], bytes: Buffer): void {
+  const last = out[out.length - 1];
+  if (last !== undefined && last.buffer === bytes.buffer && last.byteOffset + last.length === bytes.byteOffset) {
+    out[out.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + bytes.length);
+    return;
+  }
+  out.push(bytes);
 }
 
 function joined(out: Buffer[]): Buffer {
