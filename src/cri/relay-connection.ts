@@ -71,6 +71,8 @@ interface Stream {
   requestEnded: boolean;
   /** Response headers went to kubelet: a status the relay sends now goes as trailers. */
   responseStarted: boolean;
+  /** Bytes of an intercepted body held so far, flow-control credit kubelet has not had back. */
+  heldFlowBytes: number;
   /** What the runtime still lets the relay send on an intercepted call (its stream window). */
   sendWindow: number;
   runtimeStartedMs: number | null;
@@ -141,6 +143,8 @@ export class RelayConnection {
   private kubeletWindowOwed = 0;
   private kubeletHasServerSettings = false;
   private kubeletOut: Buffer[] = [];
+  /** Calls opened at the runtime since the last flush: their time in the runtime starts at its write. */
+  private sentThisTurn: Stream[] = [];
   /** Interceptors' afterResponse calls, run once the answer is written. */
   private afterFlush: Array<() => void> = [];
   /** Set while no runtime connection works: why, for the UNAVAILABLE answers. */
@@ -299,6 +303,7 @@ export class RelayConnection {
       runtimeOpen: false,
       requestEnded: endStream,
       responseStarted: false,
+      heldFlowBytes: 0,
       sendWindow: 0,
       runtimeStartedMs: null,
       endedWith: null,
@@ -328,7 +333,7 @@ export class RelayConnection {
     side.streams.set(stream.runtimeId, stream);
     stream.runtimeOpen = true;
     stream.sendWindow = side.initialWindow;
-    stream.runtimeStartedMs = performance.now();
+    this.sentThisTurn.push(stream);
     this.toRuntime(side, this.headerFrames(stream.runtimeId, stream.requestHeaders, endStream, side.maxFrameBytes));
   }
 
@@ -346,8 +351,10 @@ export class RelayConnection {
       this.toRuntime(stream.runtime as RuntimeSide, renumbered(frame.raw, stream.runtimeId), flowBytes);
       return;
     }
-    // The relay consumes an intercepted body itself: kubelet gets its windows back at once.
-    this.kubeletWindowOwed += flowBytes;
+    // The relay holds an intercepted body: kubelet gets its stream window back at once (a body may
+    // be larger than it), and its connection window once the call is forwarded or answered, net of
+    // what the relay sent, so the create's path has no write to kubelet.
+    stream.heldFlowBytes += flowBytes;
     if (!endStream && flowBytes > 0) this.fromRelay(formatWindowUpdate(stream.id, flowBytes));
     if (!stream.intercepted.appendRequest(unpaddedPayload(frame))) {
       this.answer(stream, { code: GrpcStatus.RESOURCE_EXHAUSTED, message: `request larger than ${maxFrameBytes} bytes` });
@@ -428,7 +435,8 @@ export class RelayConnection {
       const last = offset + maxFrame >= body.length;
       this.toRuntime(side, formatFrame(FrameType.DATA, last ? FrameFlag.END_STREAM : 0, stream.runtimeId, piece), piece.length, stream);
     }
-    this.kubeletWindowOwed -= body.length;
+    this.kubeletWindowOwed += stream.heldFlowBytes - body.length;
+    stream.heldFlowBytes = 0;
   }
 
   // ── runtime → kubelet ────────────────────────────────────────────────────────────────────────
@@ -611,6 +619,7 @@ export class RelayConnection {
   /** The call is over for kubelet: metrics, the interceptor's afterResponse (once written), cleanup. */
   private finish(stream: Stream, status: GrpcError, fromRuntime: boolean): void {
     stream.endedWith = status;
+    this.kubeletWindowOwed += stream.heldFlowBytes;
     this.streams.delete(stream.id);
     if (stream.runtimeOpen) this.closedAtRuntime(stream);
     if (stream.timer !== null) clearTimeout(stream.timer);
@@ -649,6 +658,8 @@ export class RelayConnection {
     side.closed = true;
     this.runtimes.delete(side);
     if (this.over) return;
+    // kubelet may be paused waiting for this connection's 'drain', which will never come.
+    this.kubelet.resume();
     const message = `runtime at ${this.options.upstreamPath} is not reachable: ${side.error?.message ?? 'it closed the connection'}`;
     for (const stream of side.streams.values()) {
       stream.runtimeOpen = false;
@@ -740,6 +751,11 @@ export class RelayConnection {
       if (!this.kubelet.destroyed && !this.kubelet.write(joined(out))) {
         for (const side of this.runtimes) side.socket.pause();
       }
+    }
+    if (this.sentThisTurn.length > 0) {
+      const now = performance.now();
+      for (const stream of this.sentThisTurn) stream.runtimeStartedMs = now;
+      this.sentThisTurn = [];
     }
     for (const side of this.runtimes) {
       if (side.windowOwed > 0) {

@@ -6,7 +6,7 @@ import { decodeUnaryBody, encodeForwardBody } from './codec.js';
 import { frameHeaderBytes, maxFrameBytes } from './grpc-frame.js';
 import { parseMetadata, type HeaderList } from './grpc-http2.js';
 import { GrpcStatus, type GrpcError } from './grpc-status.js';
-import type { CallResult, InterceptDecision, Interceptor, RelayLogger } from './relay.js';
+import type { CallContext, CallResult, InterceptDecision, Interceptor, RelayLogger } from './relay.js';
 
 type Decision = InterceptDecision<Message, Message>;
 
@@ -22,7 +22,6 @@ export class InterceptedCall {
   private readonly responseChunks: Buffer[] = [];
   private afterResponse: Extract<Decision, { forward: Message }>['afterResponse'];
   private reported = false;
-  /** Made on first use: most interceptors never look at the signal. */
   private controller: AbortController | null = null;
   private aborted = false;
 
@@ -59,12 +58,7 @@ export class InterceptedCall {
     if (!decoded.ok) return { reject: { code: GrpcStatus.INVALID_ARGUMENT, message: `cri-rebalancer could not read the request: ${decoded.message}` } };
     let decision: Decision;
     try {
-      decision = (await this.interceptor.intercept(decoded.message, {
-        method: this.method,
-        metadata: parseMetadata(this.headers),
-        deadlineMs: this.deadlineMs,
-        signal: this.signal,
-      })) as Decision;
+      decision = (await this.interceptor.intercept(decoded.message, this.context())) as Decision;
     } catch (error) {
       this.logger?.error({ method: this.method, err: (error as Error).message }, 'interceptor failed');
       return { reject: { code: GrpcStatus.INTERNAL, message: `cri-rebalancer failed to handle ${this.method}: ${(error as Error).message}` } };
@@ -108,10 +102,21 @@ export class InterceptedCall {
     }
   }
 
-  private get signal(): AbortSignal {
-    this.controller ??= new AbortController();
-    if (this.aborted) this.controller.abort();
-    return this.controller.signal;
+  /** Metadata and signal are made when an interceptor asks: most never do, and each costs time on the create's path. */
+  private context(): CallContext {
+    const call = this;
+    return {
+      method: this.method,
+      deadlineMs: this.deadlineMs,
+      get metadata() {
+        return parseMetadata(call.headers);
+      },
+      get signal() {
+        call.controller ??= new AbortController();
+        if (call.aborted) call.controller.abort();
+        return call.controller.signal;
+      },
+    };
   }
 }
 

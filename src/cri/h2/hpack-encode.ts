@@ -1,20 +1,15 @@
 // Header blocks a relay can inject into a connection without disturbing HPACK state: every field is a
 // literal that is never added to the dynamic table, so the real endpoints' tables stay in step.
 
-const upperCase = /[A-Z]/u;
-const beyondLatin1 = /[^\x00-\xff]/u;
-
-/** Encodes each field as "literal header field without indexing, new name" (RFC 7541 §6.2.2), raw latin1 strings. */
+/**
+ * Encodes each field as "literal header field without indexing, new name" (RFC 7541 §6.2.2), raw
+ * latin1 strings. Names and values go as they are: the relay encodes only what an HpackDecoder
+ * gave it (one character per octet, as the peer sent them) and its own lower-case ASCII headers.
+ */
 export function encodeLiteralHeaderBlock(headers: ReadonlyArray<readonly [string, string]>): Buffer {
   // Room for the worst case: an opcode octet and two lengths of up to 6 octets each per field.
   let room = 0;
-  for (const [name, value] of headers) {
-    // HTTP/2 forbids upper-case names (RFC 9113 §8.2.1); a peer would reject the whole message.
-    if (upperCase.test(name)) throw new TypeError(`header name "${name}" has upper-case letters; HTTP/2 names are lower-case`);
-    // latin1 writes one octet per character: anything above U+00FF would be silently cut to its low byte.
-    if (beyondLatin1.test(name) || beyondLatin1.test(value)) throw new TypeError(`header "${name}" has a character above U+00FF`);
-    room += 13 + name.length + value.length;
-  }
+  for (const [name, value] of headers) room += 13 + name.length + value.length;
   const block = Buffer.allocUnsafe(room);
   let pos = 0;
   for (const [name, value] of headers) {
