@@ -71,7 +71,7 @@ interface Stream {
   requestEnded: boolean;
   /** Response headers went to kubelet: a status the relay sends now goes as trailers. */
   responseStarted: boolean;
-  /** Bytes of an intercepted body held so far, flow-control credit kubelet has not had back. */
+  /** Connection window kubelet has not had back for an intercepted body's last frame. */
   heldFlowBytes: number;
   /** What the runtime still lets the relay send on an intercepted call (its stream window). */
   sendWindow: number;
@@ -351,11 +351,16 @@ export class RelayConnection {
       this.toRuntime(stream.runtime as RuntimeSide, renumbered(frame.raw, stream.runtimeId), flowBytes);
       return;
     }
-    // The relay holds an intercepted body: kubelet gets its stream window back at once (a body may
-    // be larger than it), and its connection window once the call is forwarded or answered, net of
-    // what the relay sent, so the create's path has no write to kubelet.
-    stream.heldFlowBytes += flowBytes;
-    if (!endStream && flowBytes > 0) this.fromRelay(formatWindowUpdate(stream.id, flowBytes));
+    // The relay holds an intercepted body. A body larger than one frame may be larger than the
+    // windows: kubelet gets each of its frames' room back at once. The last frame's (all of a
+    // usual request) comes back when the call is forwarded or answered, net of what the relay
+    // sent, so the create's path has no write to kubelet.
+    if (endStream) {
+      stream.heldFlowBytes += flowBytes;
+    } else if (flowBytes > 0) {
+      this.kubeletWindowOwed += flowBytes;
+      this.fromRelay(formatWindowUpdate(stream.id, flowBytes));
+    }
     if (!stream.intercepted.appendRequest(unpaddedPayload(frame))) {
       this.answer(stream, { code: GrpcStatus.RESOURCE_EXHAUSTED, message: `request larger than ${maxFrameBytes} bytes` });
       return;
@@ -435,6 +440,8 @@ export class RelayConnection {
       const last = offset + maxFrame >= body.length;
       this.toRuntime(side, formatFrame(FrameType.DATA, last ? FrameFlag.END_STREAM : 0, stream.runtimeId, piece), piece.length, stream);
     }
+    // Every body byte was credited to kubelet as it came, but the last frame's: what the relay
+    // sends beyond that is taken out of the runtime's next window update to kubelet.
     this.kubeletWindowOwed += stream.heldFlowBytes - body.length;
     stream.heldFlowBytes = 0;
   }

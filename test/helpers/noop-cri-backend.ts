@@ -38,6 +38,10 @@ export interface NoopBackend {
   createdContainerId: string;
   /** Paths never answered, for clients that cannot send x-noop-hang. */
   readonly hangPaths: Set<string>;
+  /** Connections accepted so far. */
+  readonly connections: () => number;
+  /** Announces GOAWAY on every open connection, as a runtime that shuts down does; calls in flight go on. */
+  goAway(): void;
   close(): Promise<void>;
 }
 
@@ -90,6 +94,10 @@ export async function startNoopBackend(path: string): Promise<NoopBackend> {
     nextCancel: () => new Promise((resolve) => waiters.push(resolve)),
     createdContainerId: 'f'.repeat(64),
     hangPaths: new Set(),
+    connections: () => connections,
+    goAway: () => {
+      for (const session of sessions) session.close();
+    },
     close: () =>
       new Promise((resolve) => {
         for (const session of sessions) session.destroy();
@@ -98,7 +106,9 @@ export async function startNoopBackend(path: string): Promise<NoopBackend> {
   };
   const sessions = new Set<import('node:http2').Http2Session>();
   const server = createServer({ settings: http2Settings });
+  let connections = 0;
   server.on('session', (session) => {
+    connections += 1;
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
     session.on('error', () => undefined);

@@ -240,6 +240,17 @@ t.test('the runtime down gives UNAVAILABLE; the relay reconnects when it is back
   t.equal(relay.inFlight, 0);
 });
 
+t.test('a runtime going away takes no new calls on that connection; the next call opens another', async (t) => {
+  const { client, backend } = await startRig(t);
+  const hung = callUnary(client, versionPath, versionRequest, { 'x-noop-hang': '1' }, { deadline: Date.now() + 2000 });
+  await waitFor(() => backend.calls.length === 1);
+  backend.goAway();
+  const after = await callUnary(client, versionPath, versionRequest);
+  t.equal(after.error, null, 'answered');
+  t.equal(backend.connections(), 2, 'over a second runtime connection; the first still carries the call in flight');
+  t.equal((await hung).error?.code, grpc.status.DEADLINE_EXCEEDED, 'the call in flight ran on to its deadline');
+});
+
 t.test('intercepted calls', async (t) => {
   const seen: string[] = [];
   const results: unknown[] = [];
@@ -314,6 +325,19 @@ t.test('intercepted calls', async (t) => {
     const outcome = await callUnary(client, createPath, body, { 'x-noop-status': '2', 'x-noop-message': 'image not found' });
     t.equal(outcome.error?.code, grpc.status.UNKNOWN);
     t.match(results.at(-1), { ok: false, error: { code: 2, message: 'image not found' } });
+  });
+
+  await t.test('a request larger than the windows is held, then forwarded whole with its overrides', async (t) => {
+    const annotations = { big: 'x'.repeat(300 * 1024) };
+    const large = create(CreateContainerRequestSchema, { podSandboxId: 'abc', config: { metadata: { name: 'large' }, annotations } });
+    const largeBody = toBinary(CreateContainerRequestSchema, large);
+    const outcome = await callUnary(client, createPath, largeBody);
+    t.equal(outcome.error, null);
+    const forwarded = backend.calls.at(-1)!.body;
+    t.same(forwarded.subarray(5, 5 + largeBody.length), Buffer.from(largeBody), 'the 300 KiB request as sent');
+    const message = fromBinary(CreateContainerRequestSchema, forwarded.subarray(5));
+    t.equal(message.config?.linux?.resources?.cpusetCpus, '3', 'the override after it');
+    t.equal((await callUnary(client, versionPath, versionRequest)).error, null, 'the connection still flows both ways');
   });
 
   await t.test('a message that does not decode is refused, nothing forwarded', async (t) => {
