@@ -272,7 +272,7 @@ export class RelayConnection {
     const stream = this.streams.get(streamId);
     if (stream !== undefined) {
       // Trailers from the caller end its side of the call; an intercepted call has no use for them.
-      if (!endStream) throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `a second header block on stream ${streamId} did not end the stream`);
+      if (!endStream || stream.requestEnded) throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `a second header block on stream ${streamId} came after its end or did not end it`);
       stream.requestEnded = true;
       if (stream.intercepted !== null) this.intercept(stream);
       else if (stream.runtimeOpen && stream.runtime !== null) this.toRuntime(stream.runtime, this.headerFrames(stream.runtimeId, headers, true, stream.runtime.maxFrameBytes));

@@ -19,6 +19,7 @@ import {
 } from '../../src/cri/gen/runtime/v1/api_pb.js';
 import { defineInterceptor, GrpcStatus, runtimeMethods, startRelay, RelayListenError, type Relay, type RelayedCall, type RelayOptions } from '../../src/cri/relay.js';
 import { encodeGrpcFrame, GrpcFrameReader } from '../../src/cri/grpc-frame.js';
+import { clientPreface, FrameFlag, FrameReader, FrameType, formatFrame, H2Error, type Frame } from '../../src/cri/h2/frames.js';
 
 interface Rig {
   readonly dir: string;
@@ -453,6 +454,33 @@ t.test('close cancels calls that outlive its timeout', async (t) => {
   t.equal(outcome.error?.code, grpc.status.UNAVAILABLE);
   t.match(outcome.error?.details, /shut down/u);
 });
+
+t.test('a client that breaks HTTP/2 gets a GOAWAY with the reason; other connections go on', async (t) => {
+  const { client, relay } = await startRig(t);
+  const cases: Array<[string, Buffer, number]> = [
+    ['no preface', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), H2Error.PROTOCOL_ERROR],
+    ['DATA on a stream never opened', Buffer.concat([clientPreface, formatFrame(FrameType.SETTINGS, 0, 0), formatFrame(FrameType.DATA, 0, 1, Buffer.from('x'))]), H2Error.PROTOCOL_ERROR],
+    ['a header block that does not decode', Buffer.concat([clientPreface, formatFrame(FrameType.SETTINGS, 0, 0), formatFrame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))]), H2Error.COMPRESSION_ERROR],
+  ];
+  for (const [name, bytes, code] of cases) {
+    const frames = await exchangeRaw(relay.listenPath, bytes);
+    const goaway = frames.find((frame) => frame.type === FrameType.GOAWAY);
+    t.equal(goaway?.payload.readUInt32BE(4), code, `${name}: GOAWAY with error ${code}`);
+  }
+  t.equal((await callUnary(client, versionPath, versionRequest)).error, null, 'the relay still serves');
+});
+
+/** Sends `bytes` on a new connection and reads the frames that come back until the relay closes it. */
+function exchangeRaw(path: string, bytes: Buffer): Promise<Frame[]> {
+  return new Promise((resolve, reject) => {
+    const reader = new FrameReader();
+    const frames: Frame[] = [];
+    const socket = connectSocket(path, () => socket.write(bytes));
+    socket.on('data', (chunk: Buffer) => frames.push(...reader.read(chunk)));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(frames));
+  });
+}
 
 t.test('frames split across chunks are reassembled by the reader', async (t) => {
   const reader = new GrpcFrameReader();
