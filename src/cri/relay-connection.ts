@@ -412,7 +412,7 @@ export class RelayConnection {
       return;
     }
     const stream = this.streams.get(frame.streamId);
-    if (stream?.runtime != null && stream.runtimeOpen) this.toRuntime(stream.runtime, renumbered(frame.raw, stream.runtimeId));
+    if (stream !== undefined && stream.runtime !== null && stream.runtimeOpen) this.toRuntime(stream.runtime, renumbered(frame.raw, stream.runtimeId));
   }
 
   private intercept(stream: Stream): void {
@@ -544,7 +544,8 @@ export class RelayConnection {
       return;
     }
     side.window += increment;
-    if (side === this.runtime) this.passConnectionCredit(frame, increment);
+    // From an older connection too: it credits what kubelet sent to the calls still open there.
+    this.passConnectionCredit(frame, increment);
     this.releaseBlocked(side);
   }
 

@@ -224,6 +224,9 @@ t.test('a runtime reset reaches the caller as a status', async (t) => {
   const outcome = await callUnary(client, versionPath, versionRequest, { 'x-noop-reset': String(constants.NGHTTP2_INTERNAL_ERROR) });
   t.equal(outcome.error?.code, grpc.status.INTERNAL);
   t.match(outcome.error?.details, /reset the call/u);
+  const refused = await callUnary(client, versionPath, versionRequest, { 'x-noop-reset': String(H2Error.REFUSED_STREAM) });
+  t.equal(refused.error?.code, grpc.status.UNAVAILABLE, 'a refused stream is passed on as the reset it is');
+  t.equal((await callUnary(client, versionPath, versionRequest)).error, null, 'the next call goes through');
 });
 
 t.test('the runtime down gives UNAVAILABLE; the relay reconnects when it is back', async (t) => {
