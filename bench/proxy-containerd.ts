@@ -3,7 +3,9 @@
 // again from a second client (what the machine's noise alone shows as added time), in a new random
 // order every round, medians of paired differences over N rounds. The daemon's own measure of the
 // time calls spent inside it (`status`) is reported beside: a floor under the added time that the
-// noise does not move. Target (issue 3): at most 2% added time.
+// noise does not move. Target (issue 3): at most 2% added time. With the daemon, `meetsTarget`
+// needs both the wall-clock median and that floor within it: noise can push the median under 2%
+// by chance, never the floor.
 //   npm run bench:proxy-containerd   starts a throwaway containerd sandbox (the integration
 //                                    harness) and the daemon in front of it; JSON on the last line
 //   benchContainerd(context)         the same measurement over any two sockets whose containerd
@@ -213,6 +215,7 @@ async function main(): Promise<void> {
         loadAverage1m: round(loadavg()[0] ?? 0, 1),
         ...result,
         inDaemon,
+        meetsTarget: result.meetsTarget && inDaemon.percentOfDirect <= targetAddedPercent,
       }),
     );
   } finally {
