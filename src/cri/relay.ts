@@ -1,5 +1,5 @@
-// The CRI relay: a gRPC-over-HTTP/2 server on a unix socket that forwards every call to the
-// runtime's socket. Calls are relayed byte-exact at the HTTP/2 level (any method, unary or
+// The CRI relay: listens on a unix socket and forwards every call to the runtime's socket, frame
+// by frame (src/cri/relay-connection.ts). Calls are relayed byte-exact (any method, unary or
 // streaming, with headers, trailers, deadlines and cancellation), except the unary methods that
 // have an interceptor: those are decoded, decided on by the daemon, and forwarded (as received,
 // with fields set after them, or re-encoded with unknown fields kept), or answered with an error
@@ -151,7 +151,7 @@ export class RelayListenError extends Error {
  */
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   // Loaded on first use: modules that only build interceptors (and their unit tests) import this
-  // file for its types and helpers without pulling in the HTTP/2 server.
+  // file for its types and helpers without pulling in the relay itself.
   const { createRelayServer } = await import('./relay-server.js');
   return createRelayServer(options);
 }
