@@ -6,6 +6,8 @@
 //   container), 3. shrink the cpusets of running shared containers when the new allocation is
 //   exclusive, 4. forward the create with cpuset_cpus/cpuset_mems written in, 5. on the answer,
 //   bind the allocation to the container id or release it (both in memory, see below).
+//   The decision reaches the relay as the checkpoint write of step 2 starts; the relay prepares
+//   the create meanwhile and holds it until steps 2 and 3 are done (the decision's `ready`).
 //   kubelet gets the answer as step 5 is queued on the store's turn, without waiting for it;
 //   a start or update of a container the state does not know yet waits for the binds in flight,
 //   so a start always sees its create's bind. Stops, removes and pod calls likewise answer
@@ -42,7 +44,8 @@ import type { AllocationStore } from '../state/store.js';
 import type { Allocation } from '../placement/types.js';
 import type { CpuSet } from '../topology/cpuset.js';
 import type { UnaryMethod } from './methods.js';
-import { GrpcStatus, defineInterceptor, runtimeMethods, type GrpcError, type Interceptor, type Interceptors } from './relay.js';
+import type { CreateContainerRequest, CreateContainerResponse } from './gen/runtime/v1/api_pb.js';
+import { GrpcStatus, defineInterceptor, runtimeMethods, type GrpcError, type InterceptDecision, type Interceptor, type Interceptors } from './relay.js';
 import { checkRuntimeId, cpusetOverridesForCreate, cpusetOverridesForUpdate } from './rewrite.js';
 import { containerRequestOf, podRecordOf } from './pods.js';
 
@@ -56,6 +59,8 @@ export interface LifecycleDeps {
   /** Asks for a light reconcile soon: a create whose outcome is unknown may exist anyway. */
   readonly requestReconcile: () => void;
 }
+
+type CreateDecision = InterceptDecision<CreateContainerRequest, CreateContainerResponse>;
 
 /** Answers after which the runtime may or may not have created the container. */
 const uncertainCodes: ReadonlySet<number> = new Set([GrpcStatus.CANCELLED, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.UNAVAILABLE, GrpcStatus.UNKNOWN, GrpcStatus.INTERNAL]);
@@ -97,6 +102,27 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
     const final = finalUpdates(updates, next.allocations);
     for (const id of released) logDecision('released', () => ({ container: id, reason, sharedUpdates: final.length }));
     await applier.apply(final);
+  }
+
+  /**
+   * Runs `work` on the store's turn and answers with the decision it hands to `decide`, which may
+   * come before the turn ends: a create's decision goes to the relay while its checkpoint is still
+   * being written (the decision's `ready`), and the turn lasts until that write is done. A throw
+   * before the decision answers the call INTERNAL; after it, only `ready` can fail, and the relay
+   * answers that.
+   */
+  function decideInTurn<Decision>(work: (decide: (decision: Decision) => void) => Promise<void>): Promise<Decision> {
+    return new Promise((resolve, reject) => {
+      let decided = false;
+      const decide = (decision: Decision): void => {
+        decided = true;
+        resolve(decision);
+      };
+      store.run(() => work(decide)).then(
+        () => (decided ? undefined : reject(new Error('the create ended without a decision'))),
+        (error: unknown) => (decided ? undefined : reject(error)),
+      );
+    });
   }
 
   /** Never lets a daemon failure block a stop or remove: logs and forwards unchanged. */
@@ -152,11 +178,11 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
     })),
 
     defineInterceptor(runtimeMethods.CreateContainer, (request) =>
-      store.run(async () => {
+      decideInTurn<CreateDecision>(async (decide) => {
         const sandbox = checkRuntimeId(request.podSandboxId, 'sandbox');
-        if (!sandbox.ok) return { reject: { code: GrpcStatus.INVALID_ARGUMENT, message: `cri-rebalancer: ${sandbox.message}` } };
+        if (!sandbox.ok) return decide({ reject: { code: GrpcStatus.INVALID_ARGUMENT, message: `cri-rebalancer: ${sandbox.message}` } });
         if (!store.snapshot.pods.has(request.podSandboxId) && !(await sandboxMayExist(request.podSandboxId))) {
-          return { reject: { code: GrpcStatus.NOT_FOUND, message: `cri-rebalancer: pod sandbox "${request.podSandboxId}" does not exist in the runtime; run the pod sandbox first` } };
+          return decide({ reject: { code: GrpcStatus.NOT_FOUND, message: `cri-rebalancer: pod sandbox "${request.podSandboxId}" does not exist in the runtime; run the pod sandbox first` } });
         }
         const containerRequest = containerRequestOf(request, store.snapshot.pods.get(request.podSandboxId));
         const key = pendingKey(randomUUID());
@@ -169,10 +195,12 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
             code: GrpcStatus.RESOURCE_EXHAUSTED,
             message: `cri-rebalancer cannot place ${containerRequest.namespace}/${containerRequest.pod}/${containerRequest.container}: ${rejection.message}`,
           };
-          return { reject };
+          return decide({ reject });
         }
         const { allocation, allocations, updates } = placed.decision;
-        await store.commit(
+        // The write starts here (the addon's thread); what follows runs meanwhile, and the relay
+        // prepares the call while it waits for `ready`.
+        const committed = store.commit(
           withAdmission(store.snapshot, {
             allocation,
             allocations,
@@ -192,10 +220,11 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
           reasons: allocation.reasons,
           sharedUpdates: updates.length,
         }));
-        await applier.apply(updates);
-        return {
+        const ready = committed.then(() => applier.apply(updates));
+        decide({
           forward: request,
           overrides: cpusetOverridesForCreate(allocation.cpus, allocation.mems),
+          ready,
           afterResponse: (result) => {
             const was = sent.get(key)!;
             sent.delete(key);
@@ -222,7 +251,8 @@ export function createLifecycle(deps: LifecycleDeps): Interceptors {
             binds.add(bind);
             return bind;
           },
-        };
+        });
+        await ready;
       }),
     ),
 

@@ -321,7 +321,7 @@ export class RelayConnection {
   }
 
   /** Opens the call on the runtime connection, first making a new one if the last went away. */
-  private openAtRuntime(stream: Stream, endStream: boolean): void {
+  private openAtRuntime(stream: Stream, endStream: boolean, headerBlock = encodeLiteralHeaderBlock(stream.requestHeaders)): void {
     if (this.runtimeDown !== null || this.runtime.goneAway) {
       this.runtime = this.connectRuntime(true);
       this.runtimeDown = null;
@@ -334,7 +334,7 @@ export class RelayConnection {
     stream.runtimeOpen = true;
     stream.sendWindow = side.initialWindow;
     this.sentThisTurn.push(stream);
-    this.toRuntime(side, this.headerFrames(stream.runtimeId, stream.requestHeaders, endStream, side.maxFrameBytes));
+    this.toRuntime(side, formatHeadersFrames(stream.runtimeId, headerBlock, endStream, side.maxFrameBytes));
   }
 
   private onRequestData(frame: Frame): void {
@@ -417,15 +417,27 @@ export class RelayConnection {
 
   private intercept(stream: Stream): void {
     const call = stream.intercepted as InterceptedCall;
-    void call.decide().then((outcome) => {
+    void call.decide().then(async (outcome) => {
       if (stream.endedWith !== null) {
         call.report({ ok: false, error: stream.endedWith });
         return;
       }
       if ('reject' in outcome) {
         this.answer(stream, outcome.reject);
+        this.flush();
+        return;
+      }
+      // Made while the decision's effects become durable (the create's checkpoint write).
+      const headerBlock = encodeLiteralHeaderBlock(stream.requestHeaders);
+      const failure = outcome.ready === undefined ? null : await call.whenReady(outcome.ready);
+      if (stream.endedWith !== null) {
+        call.report({ ok: false, error: stream.endedWith });
+        return;
+      }
+      if (failure !== null) {
+        this.answer(stream, failure);
       } else {
-        this.openAtRuntime(stream, false);
+        this.openAtRuntime(stream, false, headerBlock);
         this.sendBody(stream, outcome.forward);
       }
       this.flush();

@@ -10,8 +10,11 @@ import type { CallContext, CallResult, InterceptDecision, Interceptor, RelayLogg
 
 type Decision = InterceptDecision<Message, Message>;
 
-/** What to do with the call: forward this body to the runtime, or answer the caller with an error. */
-export type InterceptOutcome = { readonly forward: Buffer } | { readonly reject: GrpcError };
+/**
+ * What to do with the call: forward this body to the runtime (once `ready` resolves, when the
+ * decision has one), or answer the caller with an error.
+ */
+export type InterceptOutcome = { readonly forward: Buffer; readonly ready: Promise<unknown> | undefined } | { readonly reject: GrpcError };
 
 /** A request body larger than this is refused: no CRI request comes near it. */
 const maxRequestBytes = maxFrameBytes + frameHeaderBytes;
@@ -66,11 +69,24 @@ export class InterceptedCall {
     if ('reject' in decision) return decision;
     this.afterResponse = decision.afterResponse;
     try {
-      return { forward: encodeForwardBody(this.interceptor.method.request, { message: decoded.message, body }, decision.forward, decision.overrides) };
+      return { forward: encodeForwardBody(this.interceptor.method.request, { message: decoded.message, body }, decision.forward, decision.overrides), ready: decision.ready };
     } catch (error) {
       const failure = { code: GrpcStatus.INTERNAL, message: `cri-rebalancer could not encode the rewritten ${this.method} request: ${(error as Error).message}` };
       this.report({ ok: false, error: failure });
       return { reject: failure };
+    }
+  }
+
+  /** Waits for a decision's `ready`; its failure (null when none), which the interceptor hears too. */
+  async whenReady(ready: Promise<unknown>): Promise<GrpcError | null> {
+    try {
+      await ready;
+      return null;
+    } catch (error) {
+      this.logger?.error({ method: this.method, err: (error as Error).message }, 'interceptor failed');
+      const failure = { code: GrpcStatus.INTERNAL, message: `cri-rebalancer failed to handle ${this.method}: ${(error as Error).message}` };
+      this.report({ ok: false, error: failure });
+      return failure;
     }
   }
 

@@ -56,10 +56,18 @@ export type CallResult<Res> =
  *   container id there, or release on error. It is called as the caller gets that answer, in the
  *   same turn, so the caller never waits for the bookkeeping, and work it queues synchronously
  *   (on the store's turn) comes before any call the caller makes next. A throw from it is logged.
+ *   `ready`, when given, holds the call back until it resolves: a decision is known before its
+ *   effects are durable (the create's checkpoint), and the relay prepares the call meanwhile. If
+ *   it rejects, the caller gets INTERNAL and afterResponse hears that; nothing reaches the runtime.
  * - `reject`: answer the caller with this gRPC error; nothing reaches the runtime.
  */
 export type InterceptDecision<Req, Res> =
-  | { readonly forward: Req; readonly overrides?: Req; afterResponse?(result: CallResult<Res>): void | Promise<void> }
+  | {
+      readonly forward: Req;
+      readonly overrides?: Req;
+      readonly ready?: Promise<unknown>;
+      afterResponse?(result: CallResult<Res>): void | Promise<void>;
+    }
   | { readonly reject: GrpcError };
 
 export type InterceptFunction<Req extends DescMessage, Res extends DescMessage> = (

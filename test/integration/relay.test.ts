@@ -258,6 +258,8 @@ t.test('a runtime going away takes no new calls on that connection; the next cal
 t.test('intercepted calls', async (t) => {
   const seen: string[] = [];
   const results: unknown[] = [];
+  let release = (): void => undefined;
+  const held = { promise: new Promise<void>((resolve) => (release = resolve)), resolve: () => release() };
   const interceptors = new Map([
     defineInterceptor(runtimeMethods.CreateContainer, (request, context) => {
       seen.push(request.config?.metadata?.name ?? '');
@@ -265,6 +267,11 @@ t.test('intercepted calls', async (t) => {
         return { reject: { code: GrpcStatus.RESOURCE_EXHAUSTED, message: 'no exclusive CPU is free' } };
       }
       if (request.config?.metadata?.name === 'boom') throw new Error('placement crashed');
+      if (request.config?.metadata?.name === 'held') return { forward: request, ready: held.promise, afterResponse: (result) => void results.push(result) };
+      if (request.config?.metadata?.name === 'unready') {
+        const ready = new Promise((_, reject) => setTimeout(() => reject(new Error('disk full')), 10));
+        return { forward: request, ready, afterResponse: (result) => void results.push(result) };
+      }
       t.equal(context.method, runtimeMethods.CreateContainer.path);
       if (request.config?.metadata?.name === 'copied') {
         const copy = clone(CreateContainerRequestSchema, request);
@@ -342,6 +349,22 @@ t.test('intercepted calls', async (t) => {
     const message = fromBinary(CreateContainerRequestSchema, forwarded.subarray(5));
     t.equal(message.config?.linux?.resources?.cpusetCpus, '3', 'the override after it');
     t.equal((await callUnary(client, versionPath, versionRequest)).error, null, 'the connection still flows both ways');
+  });
+
+  await t.test('a decision with `ready` reaches the runtime only once that resolves', async (t) => {
+    const before = backend.calls.length;
+    const outcome = callUnary(client, createPath, toBinary(CreateContainerRequestSchema, create(CreateContainerRequestSchema, { config: { metadata: { name: 'held' } } })));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.equal(backend.calls.length, before, 'held while not ready');
+    held.resolve();
+    t.equal((await outcome).error, null);
+    t.equal(backend.calls.length, before + 1, 'forwarded once ready');
+
+    const unready = await callUnary(client, createPath, toBinary(CreateContainerRequestSchema, create(CreateContainerRequestSchema, { config: { metadata: { name: 'unready' } } })));
+    t.equal(unready.error?.code, grpc.status.INTERNAL);
+    t.match(unready.error?.details, /disk full/u);
+    t.match(results.at(-1), { ok: false, error: { code: GrpcStatus.INTERNAL, message: /disk full/u } }, 'afterResponse hears it');
+    t.equal(backend.calls.length, before + 1, 'nothing forwarded when `ready` fails');
   });
 
   await t.test('a message that does not decode is refused, nothing forwarded', async (t) => {

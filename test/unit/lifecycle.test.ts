@@ -45,7 +45,10 @@ async function intercept<Req extends DescMessage, Res extends DescMessage>(
   request: MessageShape<Req>,
 ): Promise<Decision<Req, Res>> {
   const interceptor = interceptors.get(method.path)!;
-  return (await interceptor.intercept(request as never, context(method.path))) as unknown as Decision<Req, Res>;
+  const decision = (await interceptor.intercept(request as never, context(method.path))) as unknown as Decision<Req, Res>;
+  // As the relay does: a decision with `ready` is forwarded once that resolves.
+  if ('forward' in decision) await decision.ready;
+  return decision;
 }
 
 /** The whole call as the relay makes it: intercept, then the runtime's answer to afterResponse. */
