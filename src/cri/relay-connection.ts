@@ -37,7 +37,7 @@ import {
 import { HeaderBlockReader, type HeaderBlock } from './h2/header-blocks.js';
 import { HpackDecoder } from './h2/hpack-decoder.js';
 import { encodeLiteralHeaderBlock } from './h2/hpack-encode.js';
-import { InterceptedCall } from './relay-intercept.js';
+import { InterceptedCall, joinChunks } from './relay-intercept.js';
 import type { Interceptors, RelayedCall, RelayLogger } from './relay.js';
 
 /** setTimeout's limit; longer deadlines are left to the caller. */
@@ -60,7 +60,7 @@ interface Stream {
   readonly method: string;
   readonly startedMs: number;
   readonly intercepted: InterceptedCall | null;
-  /** An intercepted call's request headers, sent with its body once decided. */
+  /** The request headers, sent on when the call opens at the runtime (an intercepted one's once decided). */
   readonly requestHeaders: HeaderList;
   timer: NodeJS.Timeout | null;
   /** The runtime connection the call opened on and its id there; null until it opened. */
@@ -80,6 +80,26 @@ interface Stream {
   endedWith: GrpcError | null;
 }
 
+/**
+ * One peer's header blocks, decoded with a dynamic table as large as the other side allowed it.
+ * The limit is only ever raised, so a block sent before the peer saw a smaller size still decodes.
+ */
+class HeaderDecoder {
+  private readonly hpack = new HpackDecoder(defaultTableBytes);
+  private limit = defaultTableBytes;
+
+  /** A SETTINGS_HEADER_TABLE_SIZE the other side advertised to this peer (undefined: none yet). */
+  allowTable(bytes: number | undefined): void {
+    if (bytes === undefined || bytes <= this.limit) return;
+    this.limit = bytes;
+    this.hpack.setTableSizeLimit(bytes);
+  }
+
+  decode(block: Buffer): HeaderList {
+    return this.hpack.decode(block);
+  }
+}
+
 /** Bytes for the runtime, waiting while their DATA does not fit the runtime's windows. */
 interface Outgoing {
   readonly bytes: Buffer;
@@ -94,8 +114,7 @@ class RuntimeSide {
   readonly frames = new FrameReader();
   readonly blocks = new HeaderBlockReader();
   /** Decodes the runtime's header blocks; its encoder follows kubelet's SETTINGS. */
-  readonly decoder = new HpackDecoder(defaultTableBytes);
-  tableLimit = defaultTableBytes;
+  readonly decoder = new HeaderDecoder();
   maxFrameBytes = defaultMaxFrameBytes;
   initialWindow = defaultWindowBytes;
   /** The connection window: what may still be sent to the runtime. */
@@ -126,8 +145,7 @@ export class RelayConnection {
   private readonly kubeletFrames = new FrameReader();
   private readonly kubeletBlocks = new HeaderBlockReader();
   /** Decodes kubelet's header blocks; its encoder follows the runtime's SETTINGS. */
-  private readonly requestDecoder = new HpackDecoder(defaultTableBytes);
-  private requestTableLimit = defaultTableBytes;
+  private readonly requestDecoder = new HeaderDecoder();
   /** kubelet's settings so far, replayed to a new runtime connection. */
   private readonly kubeletSettings = new Map<number, number>();
   /** For each SETTINGS sent to kubelet, in order: whether the relay sent it. */
@@ -210,7 +228,7 @@ export class RelayConnection {
       append(side.out, clientPreface);
       append(side.out, formatFrame(FrameType.SETTINGS, 0, 0, payload));
       side.settingsFromRelay.push(true);
-      this.applyTableSize(side, this.kubeletSettings.get(Setting.HEADER_TABLE_SIZE));
+      side.decoder.allowTable(this.kubeletSettings.get(Setting.HEADER_TABLE_SIZE));
     }
     return side;
   }
@@ -392,16 +410,9 @@ export class RelayConnection {
       this.fromRelay(settingsAck);
       return;
     }
-    this.applyTableSize(this.runtime, this.kubeletSettings.get(Setting.HEADER_TABLE_SIZE));
+    this.runtime.decoder.allowTable(this.kubeletSettings.get(Setting.HEADER_TABLE_SIZE));
     this.runtime.settingsFromRelay.push(false);
     this.toRuntime(this.runtime, frame.raw);
-  }
-
-  /** The largest table kubelet allowed, for the runtime's encoder: never lowered, so a block sent before the runtime saw a smaller size still decodes. */
-  private applyTableSize(side: RuntimeSide, bytes: number | undefined): void {
-    if (bytes === undefined || bytes <= side.tableLimit) return;
-    side.tableLimit = bytes;
-    side.decoder.setTableSizeLimit(bytes);
   }
 
   /** WINDOW_UPDATE and extension frames: connection-wide ones pass, a stream's go to where it is open. */
@@ -578,9 +589,8 @@ export class RelayConnection {
       return;
     }
     for (const [id, value] of parseSettings(frame.payload)) {
-      if (id === Setting.HEADER_TABLE_SIZE && value > this.requestTableLimit) {
-        this.requestTableLimit = value;
-        this.requestDecoder.setTableSizeLimit(value);
+      if (id === Setting.HEADER_TABLE_SIZE) {
+        this.requestDecoder.allowTable(value);
       } else if (id === Setting.MAX_FRAME_SIZE) {
         side.maxFrameBytes = value;
       } else if (id === Setting.INITIAL_WINDOW_SIZE) {
@@ -768,7 +778,7 @@ export class RelayConnection {
     if (this.kubeletOut.length > 0) {
       const out = this.kubeletOut;
       this.kubeletOut = [];
-      if (!this.kubelet.destroyed && !this.kubelet.write(joined(out))) {
+      if (!this.kubelet.destroyed && !this.kubelet.write(joinChunks(out))) {
         for (const side of this.runtimes) side.socket.pause();
       }
     }
@@ -785,7 +795,7 @@ export class RelayConnection {
       if (side.out.length === 0) continue;
       const out = side.out;
       side.out = [];
-      if (!side.socket.destroyed && !side.socket.write(joined(out))) this.kubelet.pause();
+      if (!side.socket.destroyed && !side.socket.write(joinChunks(out))) this.kubelet.pause();
     }
     this.runAfterFlush();
   }
@@ -825,10 +835,6 @@ function append(out: Buffer[], bytes: Buffer): void {
     return;
   }
   out.push(bytes);
-}
-
-function joined(out: Buffer[]): Buffer {
-  return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
 }
 
 function readUint32(frame: Frame, name: string): number {

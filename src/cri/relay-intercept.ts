@@ -63,8 +63,7 @@ export class InterceptedCall {
     try {
       decision = (await this.interceptor.intercept(decoded.message, this.context())) as Decision;
     } catch (error) {
-      this.logger?.error({ method: this.method, err: (error as Error).message }, 'interceptor failed');
-      return { reject: { code: GrpcStatus.INTERNAL, message: `cri-rebalancer failed to handle ${this.method}: ${(error as Error).message}` } };
+      return { reject: this.interceptorFailed(error) };
     }
     if ('reject' in decision) return decision;
     this.afterResponse = decision.afterResponse;
@@ -83,11 +82,16 @@ export class InterceptedCall {
       await ready;
       return null;
     } catch (error) {
-      this.logger?.error({ method: this.method, err: (error as Error).message }, 'interceptor failed');
-      const failure = { code: GrpcStatus.INTERNAL, message: `cri-rebalancer failed to handle ${this.method}: ${(error as Error).message}` };
+      const failure = this.interceptorFailed(error);
       this.report({ ok: false, error: failure });
       return failure;
     }
+  }
+
+  /** A throw from the interceptor or a rejected `ready`: logged, and INTERNAL for the caller. */
+  private interceptorFailed(error: unknown): GrpcError {
+    this.logger?.error({ method: this.method, err: (error as Error).message }, 'interceptor failed');
+    return { code: GrpcStatus.INTERNAL, message: `cri-rebalancer failed to handle ${this.method}: ${(error as Error).message}` };
   }
 
   /** The runtime answered with `status`: the interceptor hears the decoded response or the error. */
@@ -136,7 +140,7 @@ export class InterceptedCall {
   }
 }
 
-/** One buffer from the chunks read; a unary message usually arrives as one chunk, used as is. */
-function joinChunks(chunks: readonly Buffer[]): Buffer {
+/** One buffer from the chunks; a single chunk (a unary message usually arrives as one) is used as is. */
+export function joinChunks(chunks: readonly Buffer[]): Buffer {
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
