@@ -3,12 +3,17 @@
 // run, interleaved, with a pause between calls so the code runs as it does between two creates:
 // - formatting: the checkpoint of a snapshot with one new container (the state at a create) from
 //   the records' cached JSON, against walking every record (canonicalJson of the whole payload);
-// - writing: the addon's one-call replace against node:fs step by step, on a disk directory.
+// - writing, on a disk directory: the addon's one-call replace through its spare (what the
+//   daemon does), against a new temp file renamed over the old checkpoint, both in one addon
+//   call (a new spare name each time, and the old checkpoint it is left holding unlinked at once,
+//   as the rename over it would) and through node:fs step by step.
 // The last line of output is one JSON object.
+import { unlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withAdmission, withPod } from '../src/state/changes.js';
-import { chooseFileReplacer, replaceFileStepwise, type ReplaceFile } from '../src/state/checkpoint-file.js';
+import { loadAddon, type NativeAddon } from '../src/monitor/addon.js';
+import { chooseFileReplacer, replaceFileStepwise, replaceThroughSpare } from '../src/state/checkpoint-file.js';
 import { canonicalJson, checkpointKind, checkpointVersion, checksumOf, formatCheckpoint } from '../src/state/codec.js';
 import { emptySnapshot, type StateSnapshot } from '../src/state/types.js';
 import { daemonParts } from '../test/helpers/daemon-fakes.js';
@@ -62,12 +67,13 @@ async function timeAsyncMs(work: () => Promise<unknown>): Promise<number> {
 
 const round = (value: number): number => Number(value.toFixed(3));
 
-async function measure(count: number, dir: string, replace: ReplaceFile) {
+async function measure(count: number, dir: string, addon: NativeAddon) {
+  const replace = replaceThroughSpare(addon);
   let node = emptySnapshot;
   for (let index = 0; index < count - 1; index++) node = admit(node, index);
   formatCheckpoint(node); // what the creates before this one left cached
   const format = { cached: [] as number[], walking: [] as number[] };
-  const write = { addon: [] as number[], stepwise: [] as number[] };
+  const write = { throughSpare: [] as number[], newTempFile: [] as number[], stepwise: [] as number[] };
   let bytes = 0;
   for (let sample = 0; sample < samples; sample++) {
     const atCreate = admit(node, count - 1 + sample);
@@ -80,15 +86,23 @@ async function measure(count: number, dir: string, replace: ReplaceFile) {
     const body = Buffer.from(text);
     const path = join(dir, 'state.json');
     await pause();
-    write.addon.push(await timeAsyncMs(() => replace(path, join(dir, `.a${sample}.tmp`), body, 0o600)));
+    write.throughSpare.push(await timeAsyncMs(() => replace(path, body, 0o600)));
     await pause();
-    write.stepwise.push(await timeAsyncMs(() => replaceFileStepwise(path, join(dir, `.s${sample}.tmp`), body, 0o600)));
+    const newTemp = join(dir, `.new${sample}.tmp`);
+    write.newTempFile.push(
+      await timeAsyncMs(async () => {
+        await addon.replaceFileDurably(path, newTemp, body, 0o600);
+        unlinkSync(newTemp);
+      }),
+    );
+    await pause();
+    write.stepwise.push(await timeAsyncMs(() => replaceFileStepwise(path, body, 0o600)));
   }
   return {
     containers: count,
     checkpointBytes: bytes,
     formatMs: { cachedRecords: round(median(format.cached)), walkingEveryRecord: round(median(format.walking)) },
-    writeMs: { addonOneCall: round(median(write.addon)), nodeFsStepwise: round(median(write.stepwise)) },
+    writeMs: { addonThroughSpare: round(median(write.throughSpare)), addonNewTempFile: round(median(write.newTempFile)), nodeFsStepwise: round(median(write.stepwise)) },
   };
 }
 
@@ -101,10 +115,11 @@ if (replacer.fallbackReason !== undefined) {
   try {
     const results = [];
     for (const count of containerCounts) {
-      const result = await measure(count, dir, replacer.replace);
+      const result = await measure(count, dir, loadAddon());
+      const { addonThroughSpare, addonNewTempFile, nodeFsStepwise } = result.writeMs;
       console.log(
         `${count} containers (${result.checkpointBytes} bytes): format ${result.formatMs.cachedRecords} ms (every record walked: ${result.formatMs.walkingEveryRecord} ms); ` +
-          `write ${result.writeMs.addonOneCall} ms (node:fs step by step: ${result.writeMs.nodeFsStepwise} ms)`,
+          `write ${addonThroughSpare} ms (new temp file: ${addonNewTempFile} ms; node:fs step by step: ${nodeFsStepwise} ms)`,
       );
       results.push(result);
     }

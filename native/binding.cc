@@ -481,22 +481,22 @@ Napi::Value EmptyRoundTrip(const Napi::CallbackInfo& info) {
 
 // ---- durable file ----
 
-// replaceFileDurably(path, tempPath, bytes: Buffer, mode) -> Promise<void>; the error has the
+// replaceFileDurably(path, sparePath, bytes: Buffer, mode) -> Promise<void>; the error has the
 // errno name as `code` and the failed step as `syscall`, as node:fs errors do.
 Napi::Value ReplaceFileDurably(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require(info.Length() >= 4 && info[0].IsString() && info[1].IsString() && info[2].IsBuffer() && info[3].IsNumber(), env,
-          "replaceFileDurably(path, tempPath, bytes: Buffer, mode)");
+          "replaceFileDurably(path, sparePath, bytes: Buffer, mode)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
-  std::string tempPath = info[1].As<Napi::String>().Utf8Value();
+  std::string sparePath = info[1].As<Napi::String>().Utf8Value();
   auto buffer = info[2].As<Napi::Buffer<char>>();
   std::string bytes(buffer.Data(), buffer.Length());
   const unsigned mode = info[3].As<Napi::Number>().Uint32Value();
   return PromiseWorker<durable::ReplaceResult>::Start(
-      env, [path, tempPath, bytes, mode]() { return durable::replaceFile(path, tempPath, bytes, mode); },
-      [path, tempPath](Napi::Env env, durable::ReplaceResult& result) -> Napi::Value {
+      env, [path, sparePath, bytes, mode]() { return durable::replaceFile(path, sparePath, bytes, mode); },
+      [path, sparePath](Napi::Env env, durable::ReplaceResult& result) -> Napi::Value {
         if (result.error == 0) return env.Undefined();
-        const std::string target = result.step == "rename" ? tempPath + " to " + path : tempPath;
+        const std::string target = result.step == "rename" ? sparePath + " to " + path : sparePath;
         Napi::Error error = errorWithCode(env, result.step + " " + target + ": " + migration::errnoText(result.error), errnoName(result.error));
         error.Set("errno", Napi::Number::New(env, result.error));
         error.Set("syscall", Napi::String::New(env, result.step));

@@ -113,11 +113,13 @@ export interface NativeAddon {
   probeMovePages(): string;
   emptyRoundTrip(): Promise<void>;
   /**
-   * Creates `tempPath` (exclusive, `mode`), writes `bytes`, fdatasync, close, rename over `path`,
-   * all on one pool thread; on failure the temp file is gone and the error carries `code` (the
-   * errno's name) and `syscall` (the step).
+   * Writes `bytes` into the temp file `sparePath` (created with `mode` when missing), padded with
+   * spaces to the size it keeps, fdatasync, close, then swaps it with `path` (RENAME_EXCHANGE; a
+   * plain rename where that cannot be), all on one pool thread: `sparePath` is left holding the
+   * old content for the next write. On failure the temp file is gone, `path` is as it was, and the
+   * error carries `code` (the errno's name) and `syscall` (the step).
    */
-  replaceFileDurably(path: string, tempPath: string, bytes: Buffer, mode: number): Promise<void>;
+  replaceFileDurably(path: string, sparePath: string, bytes: Buffer, mode: number): Promise<void>;
   readonly pageSizeBytes: number;
 }
 

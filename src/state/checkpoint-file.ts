@@ -1,13 +1,16 @@
 // Where the checkpoint lives: the one piece of state/ that touches the filesystem. A write is
 // atomic: a temp file in the same directory, flushed to disk, renamed over the old file, so a
-// crash at any moment leaves either the old checkpoint or the new one, never a torn one.
+// crash at any moment leaves either the old checkpoint or the new one, never a torn one. The
+// addon keeps one temp file, `.NAME.spare`, and swaps it with the checkpoint at each write, so
+// after a write it holds the checkpoint before (see native/durable_file.h for why); its writes
+// pad the file with spaces, which JSON ignores and `read` drops.
 // No directory fsync (it is on the path of every create): it would only make the newest rename
 // survive a power loss, and a power loss also ends every container, so the checkpoint before it
 // is just as good: reconcile at start releases what exited and adopts what runs. A crash of the
 // daemon alone keeps every rename (the kernel has it).
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { loadAddon } from '../monitor/addon.js';
+import { basename, dirname, join } from 'node:path';
+import { loadAddon, type NativeAddon } from '../monitor/addon.js';
 
 export interface CheckpointFile {
   /** Shown in every message about the checkpoint. */
@@ -17,8 +20,8 @@ export interface CheckpointFile {
   write(text: string): Promise<void>;
 }
 
-/** Writes `bytes` to the new `tempPath`, flushes it, renames it over `path`; no temp file survives a failure. */
-export type ReplaceFile = (path: string, tempPath: string, bytes: Buffer, mode: number) => Promise<void>;
+/** Makes `bytes` the content of `path` through a temp file, flushed, then renamed; a failure leaves `path` as it was. */
+export type ReplaceFile = (path: string, bytes: Buffer, mode: number) => Promise<void>;
 
 export interface FileReplacer {
   readonly replace: ReplaceFile;
@@ -26,12 +29,15 @@ export interface FileReplacer {
   readonly fallbackReason?: string;
 }
 
+let tempSequence = 0;
+
 /**
- * node:fs, step by step: each step is a trip through the thread pool, which on a busy node costs
- * more than the flush itself (measured: about 2.5 ms a write in front of containerd, against
- * about 1 ms for the addon's one trip).
+ * node:fs, step by step, with a new temp file each time: each step is a trip through the thread
+ * pool, which on a busy node costs more than the flush itself (measured: about 2.5 ms a write in
+ * front of containerd, against about 1 ms for the addon's one trip).
  */
-export const replaceFileStepwise: ReplaceFile = async (path, tempPath, bytes, mode) => {
+export const replaceFileStepwise: ReplaceFile = async (path, bytes, mode) => {
+  const tempPath = join(dirname(path), `.${basename(path)}.${process.pid}.${++tempSequence}.tmp`);
   try {
     const file = await open(tempPath, 'wx', mode);
     try {
@@ -47,11 +53,20 @@ export const replaceFileStepwise: ReplaceFile = async (path, tempPath, bytes, mo
   }
 };
 
+/** The temp file the addon keeps beside `path`, holding the content before the last write. */
+export function sparePathOf(path: string): string {
+  return join(dirname(path), `.${basename(path)}.spare`);
+}
+
+/** The addon's replace: one trip, through the spare. */
+export function replaceThroughSpare(addon: Pick<NativeAddon, 'replaceFileDurably'>): ReplaceFile {
+  return (path, bytes, mode) => addon.replaceFileDurably(path, sparePathOf(path), bytes, mode);
+}
+
 /** The addon's one-trip replace when it loads; node:fs step by step (and the reason) when not. */
 export function chooseFileReplacer(): FileReplacer {
   try {
-    const addon = loadAddon();
-    return { replace: (path, tempPath, bytes, mode) => addon.replaceFileDurably(path, tempPath, bytes, mode) };
+    return { replace: replaceThroughSpare(loadAddon()) };
   } catch (error) {
     return { replace: replaceFileStepwise, fallbackReason: (error as Error).message };
   }
@@ -60,7 +75,12 @@ export function chooseFileReplacer(): FileReplacer {
 export const checkpointFileName = 'state.json';
 export const historyFileName = 'history.json';
 
-let tempSequence = 0;
+/** The text as written: without the spaces the addon pads the file with. */
+function withoutPadding(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x20) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
 
 export function openCheckpointFile(dir: string, name = checkpointFileName, replace: ReplaceFile = chooseFileReplacer().replace): CheckpointFile {
   const path = join(dir, name);
@@ -69,7 +89,7 @@ export function openCheckpointFile(dir: string, name = checkpointFileName, repla
     path,
     async read() {
       try {
-        return await readFile(path, 'utf8');
+        return withoutPadding(await readFile(path, 'utf8'));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw error;
@@ -82,7 +102,7 @@ export function openCheckpointFile(dir: string, name = checkpointFileName, repla
         throw error;
       });
       await created;
-      await replace(path, join(dir, `.${name}.${process.pid}.${++tempSequence}.tmp`), Buffer.from(text, 'utf8'), 0o600);
+      await replace(path, Buffer.from(text, 'utf8'), 0o600);
     },
   };
 }

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
@@ -9,7 +10,7 @@ import { defaultPolicy } from '../../src/config/defaults.js';
 import { AllocationMap } from '../../src/placement/allocation-map.js';
 import type { Allocation, ContainerRequest } from '../../src/placement/types.js';
 import type { NativeAddon } from '../../src/monitor/addon.js';
-import { historyFileName, openCheckpointFile, replaceFileStepwise, type CheckpointFile, type ReplaceFile } from '../../src/state/checkpoint-file.js';
+import { historyFileName, openCheckpointFile, replaceFileStepwise, replaceThroughSpare, type CheckpointFile, type ReplaceFile } from '../../src/state/checkpoint-file.js';
 import { bindPlacementEngine } from '../../src/state/engine.js';
 import { pendingKey, withAdmission, withBinding, withMoves, withPod, withRelease, withoutPod } from '../../src/state/changes.js';
 import { canonicalJson, checksumOf, formatCheckpoint, formatHistory, parseCheckpoint, parseHistory } from '../../src/state/codec.js';
@@ -254,9 +255,11 @@ t.test('history is bounded per container and overall, newest kept', async (t) =>
 
 // The addon straight from the build: loadAddon's one cached load belongs to the suite's addon tests.
 const addon = createRequire(import.meta.url)(join(process.cwd(), 'build', 'Release', 'cri_rebalancer.node')) as NativeAddon;
-const replacers: ReadonlyArray<[string, ReplaceFile]> = [
-  ['the addon, in one trip', (path, tempPath, bytes, mode) => addon.replaceFileDurably(path, tempPath, bytes, mode)],
-  ['node:fs, step by step', replaceFileStepwise],
+const replaceWithAddon = replaceThroughSpare(addon);
+// How each writes, and what a write leaves beside the checkpoint.
+const replacers: ReadonlyArray<[string, ReplaceFile, string[]]> = [
+  ['the addon, in one trip through its spare', replaceWithAddon, ['.state.json.spare', 'state.json']],
+  ['node:fs, step by step', replaceFileStepwise, ['state.json']],
 ];
 
 t.test('without the addon, checkpoints are written through node:fs, and the reason says what to do', async (t) => {
@@ -270,29 +273,77 @@ t.test('without the addon, checkpoints are written through node:fs, and the reas
   t.match(JSON.parse(stdout), { stepwise: true, reason: /not built.*npm rebuild/ });
 });
 
-for (const [how, replace] of replacers) {
-  t.test(`the checkpoint file is written atomically (${how}): temp file, rename, nothing left behind`, async (t) => {
+for (const [how, replace, leftBehind] of replacers) {
+  t.test(`the checkpoint file is written atomically (${how}): temp file, rename, no stray files`, async (t) => {
     const dir = join(tempDir(t), 'nested');
     const file = openCheckpointFile(dir, undefined, replace);
     t.equal(await file.read(), null, 'no checkpoint yet');
     await file.write('one\n');
     await file.write('two\n');
     t.equal(await file.read(), 'two\n');
-    t.same(readdirSync(dir), ['state.json'], 'no temp files remain');
-    t.equal(statSync(file.path).mode & 0o777, 0o600);
+    t.same(readdirSync(dir).sort(), leftBehind);
+    for (const name of leftBehind) t.equal(statSync(join(dir, name)).mode & 0o777, 0o600, name);
     t.equal(statSync(dir).mode & 0o777, 0o700);
     // A write that cannot rename (the target is a non-empty directory) keeps nothing half-written.
     const blocked = openCheckpointFile(dir, 'blocked', replace);
     writeFileSync(join(dir, 'keep'), '');
     mkdirSync(join(dir, 'blocked', 'inner'), { recursive: true });
     await t.rejects(blocked.write('x'), { code: 'EISDIR', syscall: 'rename' });
-    t.same(readdirSync(dir).sort(), ['blocked', 'keep', 'state.json'], 'temp file removed after a failed write');
+    t.same(readdirSync(dir).sort(), [...leftBehind, 'blocked', 'keep'].sort(), 'temp file removed after a failed write');
+    t.same(readdirSync(join(dir, 'blocked')), ['inner'], 'the directory in the way untouched');
     const unreadable = openCheckpointFile(join(dir, 'state.json'), undefined, replace);
     await t.rejects(unreadable.read(), { code: 'ENOTDIR' });
     await t.rejects(unreadable.write('x'), { code: 'EEXIST' }, 'a file where the directory should be');
-    await t.rejects(replace(join(dir, 'gone', 'x'), join(dir, 'gone', '.x.tmp'), Buffer.from('x'), 0o600), { code: 'ENOENT', syscall: 'open' });
+    await t.rejects(replace(join(dir, 'gone', 'x'), Buffer.from('x'), 0o600), { code: 'ENOENT', syscall: 'open' });
   });
 }
+
+t.test("the addon's spare holds the checkpoint before, and both keep their size while the text fits", async (t) => {
+  const dir = tempDir(t);
+  const file = openCheckpointFile(dir, undefined, replaceWithAddon);
+  const spare = join(dir, '.state.json.spare');
+  const sizes = (): number[] => [statSync(file.path).size, statSync(spare).size];
+  const text = (length: number, fill: string): string => `${fill.repeat(length - 1)}\n`;
+  await file.write(text(100, 'a'));
+  t.same(readdirSync(dir), ['state.json'], 'the first write renames its new temp file: nothing to swap with');
+  t.equal(statSync(file.path).size, 4096, 'padded to a whole block');
+  t.equal(readFileSync(file.path, 'utf8'), text(100, 'a') + ' '.repeat(3996), 'the padding is spaces after the text');
+  await file.write(text(5000, 'b'));
+  t.equal(await file.read(), text(5000, 'b'));
+  t.equal((await readFile(spare, 'utf8')).trimEnd(), text(100, 'a').trimEnd(), 'the spare holds the checkpoint before');
+  t.same(sizes(), [8192, 4096], 'grown to the blocks the text needs');
+  await file.write(text(10, 'c'));
+  t.equal(await file.read(), text(10, 'c'));
+  t.same(sizes(), [4096, 8192], 'a file the text fits keeps its size');
+  await file.write(text(20, 'd'));
+  t.same(sizes(), [8192, 4096], 'half padding is still kept');
+  await file.write(text(20_000, 'e'));
+  await file.write(text(20_000, 'f'));
+  await file.write(text(30, 'g'));
+  t.equal(await file.read(), text(30, 'g'));
+  t.same(sizes(), [4096, 20_480], 'a file that would be mostly padding shrinks');
+});
+
+t.test("the addon overwrites whatever its spare holds: torn, longer, another mode; nothing but a file is written through", async (t) => {
+  const dir = tempDir(t);
+  const file = openCheckpointFile(dir, undefined, replaceWithAddon);
+  const spare = join(dir, '.state.json.spare');
+  await file.write('one\n');
+  writeFileSync(spare, 'x'.repeat(10_000), { mode: 0o644 });
+  await file.write('two\n');
+  t.equal(await file.read(), 'two\n', 'a torn spare from a crash is overwritten, its tail included');
+  t.equal(statSync(file.path).mode & 0o777, 0o600);
+  t.equal(await readFile(spare, 'utf8'), `one\n${' '.repeat(4092)}`);
+  rmSync(spare);
+  mkdirSync(spare);
+  await t.rejects(file.write('three\n'), { code: 'EISDIR', syscall: 'open' });
+  rmSync(spare, { recursive: true });
+  writeFileSync(join(dir, 'elsewhere'), 'keep');
+  symlinkSync(join(dir, 'elsewhere'), spare);
+  await t.rejects(file.write('three\n'), { code: 'ELOOP', syscall: 'open' });
+  t.equal(readFileSync(join(dir, 'elsewhere'), 'utf8'), 'keep', 'a link in its place is not followed');
+  t.equal(await file.read(), 'two\n', 'the checkpoint is untouched by the failed writes');
+});
 
 t.test('the store checkpoints before it changes, and loads what it wrote', async (t) => {
   const dir = tempDir(t);
