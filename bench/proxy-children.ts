@@ -28,7 +28,8 @@ export async function compileChild(dir: string): Promise<string> {
     config,
     JSON.stringify({
       extends: join(root, 'tsconfig.json'),
-      compilerOptions: { outDir, rootDir: root, noEmitOnError: true },
+      // typeRoots: found from the config's own directory otherwise, a temp one without node_modules.
+      compilerOptions: { outDir, rootDir: root, noEmitOnError: true, typeRoots: [join(root, 'node_modules', '@types')] },
       include: [],
       files: [join(root, 'bench', 'proxy-child.ts')],
     }),
