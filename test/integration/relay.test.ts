@@ -340,7 +340,7 @@ t.test('intercepted calls', async (t) => {
 
   await t.test('a request larger than the windows is held, then forwarded whole with its overrides', async (t) => {
     const annotations = { big: 'x'.repeat(300 * 1024) };
-    const large = create(CreateContainerRequestSchema, { podSandboxId: 'abc', config: { metadata: { name: 'large' }, annotations } });
+    const large = create(CreateContainerRequestSchema, { podSandboxId: 'abc', config: { metadata: { name: 'large' } }, sandboxConfig: { annotations } });
     const largeBody = toBinary(CreateContainerRequestSchema, large);
     const outcome = await callUnary(client, createPath, largeBody);
     t.equal(outcome.error, null);

@@ -34,14 +34,13 @@ t.test('a create is forwarded as kubelet sent it, with the cpuset set after it: 
   t.equal(placed.podSandboxId, 'p');
 
   const full = create(CreateContainerRequestSchema, {
-    config: { metadata: { name: 'app' }, image: { image: 'busybox' }, linux: { resources: { cpuShares: 2048n, cpusetCpus: '0-7', memoryLimitInBytes: 1024n } } },
+    config: { metadata: { name: 'app' }, linux: { resources: { cpuShares: 2048n, cpusetCpus: '0-7', memoryLimitInBytes: 1024n } } },
   });
   const rewritten = sentRequest(CreateContainerRequestSchema, { forward: full, overrides: cpusetOverridesForCreate(CpuSet.of([1]), CpuSet.of([0])) });
   t.equal(rewritten.config?.linux?.resources?.cpusetCpus, '1', "the daemon's cpuset wins over kubelet's");
   t.equal(rewritten.config?.linux?.resources?.cpuShares, 2048n, 'other resources kept');
   t.equal(rewritten.config?.linux?.resources?.memoryLimitInBytes, 1024n);
-  t.equal(rewritten.config?.image?.image, 'busybox', 'sibling sub-messages kept');
-  t.equal(rewritten.config?.metadata?.name, 'app');
+  t.equal(rewritten.config?.metadata?.name, 'app', 'sibling sub-messages kept');
 });
 
 t.test('a forwarded request keeps the bytes kubelet sent, unknown fields included', async (t) => {

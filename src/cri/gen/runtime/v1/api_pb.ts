@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file runtime/v1/api.proto.
  */
 export const file_runtime_v1_api: GenFile = /*@__PURE__*/
-  fileDesc("ChRydW50aW1lL3YxL2FwaS5wcm90bxIKcnVudGltZS52MSIhCg5WZXJzaW9uUmVxdWVzdBIPCgd2ZXJzaW9uGAEgASgJIm4KD1ZlcnNpb25SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhQKDHJ1bnRpbWVfbmFtZRgCIAEoCRIXCg9ydW50aW1lX3ZlcnNpb24YAyABKAkSGwoTcnVudGltZV9hcGlfdmVyc2lvbhgEIAEoCSJTChJQb2RTYW5kYm94TWV0YWRhdGESDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0ijgIKFUxpbnV4UG9kU2FuZGJveENvbmZpZxIVCg1jZ3JvdXBfcGFyZW50GAEgASgJEj8KB3N5c2N0bHMYAyADKAsyLi5ydW50aW1lLnYxLkxpbnV4UG9kU2FuZGJveENvbmZpZy5TeXNjdGxzRW50cnkSNQoIb3ZlcmhlYWQYBCABKAsyIy5ydW50aW1lLnYxLkxpbnV4Q29udGFpbmVyUmVzb3VyY2VzEjYKCXJlc291cmNlcxgFIAEoCzIjLnJ1bnRpbWUudjEuTGludXhDb250YWluZXJSZXNvdXJjZXMaLgoMU3lzY3Rsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEigAMKEFBvZFNhbmRib3hDb25maWcSMAoIbWV0YWRhdGEYASABKAsyHi5ydW50aW1lLnYxLlBvZFNhbmRib3hNZXRhZGF0YRIQCghob3N0bmFtZRgCIAEoCRIVCg1sb2dfZGlyZWN0b3J5GAMgASgJEjgKBmxhYmVscxgGIAMoCzIoLnJ1bnRpbWUudjEuUG9kU2FuZGJveENvbmZpZy5MYWJlbHNFbnRyeRJCCgthbm5vdGF0aW9ucxgHIAMoCzItLnJ1bnRpbWUudjEuUG9kU2FuZGJveENvbmZpZy5Bbm5vdGF0aW9uc0VudHJ5EjAKBWxpbnV4GAggASgLMiEucnVudGltZS52MS5MaW51eFBvZFNhbmRib3hDb25maWcaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXQoUUnVuUG9kU2FuZGJveFJlcXVlc3QSLAoGY29uZmlnGAEgASgLMhwucnVudGltZS52MS5Qb2RTYW5kYm94Q29uZmlnEhcKD3J1bnRpbWVfaGFuZGxlchgCIAEoCSIvChVSdW5Qb2RTYW5kYm94UmVzcG9uc2USFgoOcG9kX3NhbmRib3hfaWQYASABKAkiLwoVU3RvcFBvZFNhbmRib3hSZXF1ZXN0EhYKDnBvZF9zYW5kYm94X2lkGAEgASgJIhgKFlN0b3BQb2RTYW5kYm94UmVzcG9uc2UiMQoXUmVtb3ZlUG9kU2FuZGJveFJlcXVlc3QSFgoOcG9kX3NhbmRib3hfaWQYASABKAkiGgoYUmVtb3ZlUG9kU2FuZGJveFJlc3BvbnNlIkIKF1BvZFNhbmRib3hTdGF0dXNSZXF1ZXN0EhYKDnBvZF9zYW5kYm94X2lkGAEgASgJEg8KB3ZlcmJvc2UYAiABKAgiigMKEFBvZFNhbmRib3hTdGF0dXMSCgoCaWQYASABKAkSMAoIbWV0YWRhdGEYAiABKAsyHi5ydW50aW1lLnYxLlBvZFNhbmRib3hNZXRhZGF0YRIqCgVzdGF0ZRgDIAEoDjIbLnJ1bnRpbWUudjEuUG9kU2FuZGJveFN0YXRlEhIKCmNyZWF0ZWRfYXQYBCABKAMSOAoGbGFiZWxzGAcgAygLMigucnVudGltZS52MS5Qb2RTYW5kYm94U3RhdHVzLkxhYmVsc0VudHJ5EkIKC2Fubm90YXRpb25zGAggAygLMi0ucnVudGltZS52MS5Qb2RTYW5kYm94U3RhdHVzLkFubm90YXRpb25zRW50cnkSFwoPcnVudGltZV9oYW5kbGVyGAkgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIoACChhQb2RTYW5kYm94U3RhdHVzUmVzcG9uc2USLAoGc3RhdHVzGAEgASgLMhwucnVudGltZS52MS5Qb2RTYW5kYm94U3RhdHVzEjwKBGluZm8YAiADKAsyLi5ydW50aW1lLnYxLlBvZFNhbmRib3hTdGF0dXNSZXNwb25zZS5JbmZvRW50cnkSOAoTY29udGFpbmVyc19zdGF0dXNlcxgDIAMoCzIbLnJ1bnRpbWUudjEuQ29udGFpbmVyU3RhdHVzEhEKCXRpbWVzdGFtcBgEIAEoAxorCglJbmZvRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJCChRQb2RTYW5kYm94U3RhdGVWYWx1ZRIqCgVzdGF0ZRgBIAEoDjIbLnJ1bnRpbWUudjEuUG9kU2FuZGJveFN0YXRlIs4BChBQb2RTYW5kYm94RmlsdGVyEgoKAmlkGAEgASgJEi8KBXN0YXRlGAIgASgLMiAucnVudGltZS52MS5Qb2RTYW5kYm94U3RhdGVWYWx1ZRJHCg5sYWJlbF9zZWxlY3RvchgDIAMoCzIvLnJ1bnRpbWUudjEuUG9kU2FuZGJveEZpbHRlci5MYWJlbFNlbGVjdG9yRW50cnkaNAoSTGFiZWxTZWxlY3RvckVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRQoVTGlzdFBvZFNhbmRib3hSZXF1ZXN0EiwKBmZpbHRlchgBIAEoCzIcLnJ1bnRpbWUudjEuUG9kU2FuZGJveEZpbHRlciL4AgoKUG9kU2FuZGJveBIKCgJpZBgBIAEoCRIwCghtZXRhZGF0YRgCIAEoCzIeLnJ1bnRpbWUudjEuUG9kU2FuZGJveE1ldGFkYXRhEioKBXN0YXRlGAMgASgOMhsucnVudGltZS52MS5Qb2RTYW5kYm94U3RhdGUSEgoKY3JlYXRlZF9hdBgEIAEoAxIyCgZsYWJlbHMYBSADKAsyIi5ydW50aW1lLnYxLlBvZFNhbmRib3guTGFiZWxzRW50cnkSPAoLYW5ub3RhdGlvbnMYBiADKAsyJy5ydW50aW1lLnYxLlBvZFNhbmRib3guQW5ub3RhdGlvbnNFbnRyeRIXCg9ydW50aW1lX2hhbmRsZXIYByABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiPwoWTGlzdFBvZFNhbmRib3hSZXNwb25zZRIlCgVpdGVtcxgBIAMoCzIWLnJ1bnRpbWUudjEuUG9kU2FuZGJveCLCAQoJSW1hZ2VTcGVjEg0KBWltYWdlGAEgASgJEjsKC2Fubm90YXRpb25zGAIgAygLMiYucnVudGltZS52MS5JbWFnZVNwZWMuQW5ub3RhdGlvbnNFbnRyeRIcChR1c2VyX3NwZWNpZmllZF9pbWFnZRgSIAEoCRIXCg9ydW50aW1lX2hhbmRsZXIYEyABKAkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiYKCEtleVZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCSIxCg1IdWdlcGFnZUxpbWl0EhEKCXBhZ2Vfc2l6ZRgBIAEoCRINCgVsaW1pdBgCIAEoBCL/AgoXTGludXhDb250YWluZXJSZXNvdXJjZXMSEgoKY3B1X3BlcmlvZBgBIAEoAxIRCgljcHVfcXVvdGEYAiABKAMSEgoKY3B1X3NoYXJlcxgDIAEoAxIdChVtZW1vcnlfbGltaXRfaW5fYnl0ZXMYBCABKAMSFQoNb29tX3Njb3JlX2FkahgFIAEoAxITCgtjcHVzZXRfY3B1cxgGIAEoCRITCgtjcHVzZXRfbWVtcxgHIAEoCRIyCg9odWdlcGFnZV9saW1pdHMYCCADKAsyGS5ydW50aW1lLnYxLkh1Z2VwYWdlTGltaXQSQQoHdW5pZmllZBgJIAMoCzIwLnJ1bnRpbWUudjEuTGludXhDb250YWluZXJSZXNvdXJjZXMuVW5pZmllZEVudHJ5EiIKGm1lbW9yeV9zd2FwX2xpbWl0X2luX2J5dGVzGAogASgDGi4KDFVuaWZpZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIk4KFExpbnV4Q29udGFpbmVyQ29uZmlnEjYKCXJlc291cmNlcxgBIAEoCzIjLnJ1bnRpbWUudjEuTGludXhDb250YWluZXJSZXNvdXJjZXMiMgoRQ29udGFpbmVyTWV0YWRhdGESDAoEbmFtZRgBIAEoCRIPCgdhdHRlbXB0GAIgASgNIpIECg9Db250YWluZXJDb25maWcSLwoIbWV0YWRhdGEYASABKAsyHS5ydW50aW1lLnYxLkNvbnRhaW5lck1ldGFkYXRhEiQKBWltYWdlGAIgASgLMhUucnVudGltZS52MS5JbWFnZVNwZWMSDwoHY29tbWFuZBgDIAMoCRIMCgRhcmdzGAQgAygJEhMKC3dvcmtpbmdfZGlyGAUgASgJEiIKBGVudnMYBiADKAsyFC5ydW50aW1lLnYxLktleVZhbHVlEjcKBmxhYmVscxgJIAMoCzInLnJ1bnRpbWUudjEuQ29udGFpbmVyQ29uZmlnLkxhYmVsc0VudHJ5EkEKC2Fubm90YXRpb25zGAogAygLMiwucnVudGltZS52MS5Db250YWluZXJDb25maWcuQW5ub3RhdGlvbnNFbnRyeRIQCghsb2dfcGF0aBgLIAEoCRINCgVzdGRpbhgMIAEoCBISCgpzdGRpbl9vbmNlGA0gASgIEgsKA3R0eRgOIAEoCBIvCgVsaW51eBgPIAEoCzIgLnJ1bnRpbWUudjEuTGludXhDb250YWluZXJDb25maWcaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEikwEKFkNyZWF0ZUNvbnRhaW5lclJlcXVlc3QSFgoOcG9kX3NhbmRib3hfaWQYASABKAkSKwoGY29uZmlnGAIgASgLMhsucnVudGltZS52MS5Db250YWluZXJDb25maWcSNAoOc2FuZGJveF9jb25maWcYAyABKAsyHC5ydW50aW1lLnYxLlBvZFNhbmRib3hDb25maWciLwoXQ3JlYXRlQ29udGFpbmVyUmVzcG9uc2USFAoMY29udGFpbmVyX2lkGAEgASgJIi0KFVN0YXJ0Q29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkiGAoWU3RhcnRDb250YWluZXJSZXNwb25zZSI9ChRTdG9wQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSDwoHdGltZW91dBgCIAEoAyIXChVTdG9wQ29udGFpbmVyUmVzcG9uc2UiLgoWUmVtb3ZlQ29udGFpbmVyUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkiGQoXUmVtb3ZlQ29udGFpbmVyUmVzcG9uc2UiQAoTQ29udGFpbmVyU3RhdGVWYWx1ZRIpCgVzdGF0ZRgBIAEoDjIaLnJ1bnRpbWUudjEuQ29udGFpbmVyU3RhdGUi4wEKD0NvbnRhaW5lckZpbHRlchIKCgJpZBgBIAEoCRIuCgVzdGF0ZRgCIAEoCzIfLnJ1bnRpbWUudjEuQ29udGFpbmVyU3RhdGVWYWx1ZRIWCg5wb2Rfc2FuZGJveF9pZBgDIAEoCRJGCg5sYWJlbF9zZWxlY3RvchgEIAMoCzIuLnJ1bnRpbWUudjEuQ29udGFpbmVyRmlsdGVyLkxhYmVsU2VsZWN0b3JFbnRyeRo0ChJMYWJlbFNlbGVjdG9yRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJEChVMaXN0Q29udGFpbmVyc1JlcXVlc3QSKwoGZmlsdGVyGAEgASgLMhsucnVudGltZS52MS5Db250YWluZXJGaWx0ZXIivQMKCUNvbnRhaW5lchIKCgJpZBgBIAEoCRIWCg5wb2Rfc2FuZGJveF9pZBgCIAEoCRIvCghtZXRhZGF0YRgDIAEoCzIdLnJ1bnRpbWUudjEuQ29udGFpbmVyTWV0YWRhdGESJAoFaW1hZ2UYBCABKAsyFS5ydW50aW1lLnYxLkltYWdlU3BlYxIRCglpbWFnZV9yZWYYBSABKAkSKQoFc3RhdGUYBiABKA4yGi5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXRlEhIKCmNyZWF0ZWRfYXQYByABKAMSMQoGbGFiZWxzGAggAygLMiEucnVudGltZS52MS5Db250YWluZXIuTGFiZWxzRW50cnkSOwoLYW5ub3RhdGlvbnMYCSADKAsyJi5ydW50aW1lLnYxLkNvbnRhaW5lci5Bbm5vdGF0aW9uc0VudHJ5EhAKCGltYWdlX2lkGAogASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkMKFkxpc3RDb250YWluZXJzUmVzcG9uc2USKQoKY29udGFpbmVycxgBIAMoCzIVLnJ1bnRpbWUudjEuQ29udGFpbmVyIj8KFkNvbnRhaW5lclN0YXR1c1JlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJEg8KB3ZlcmJvc2UYAiABKAgiSAoSQ29udGFpbmVyUmVzb3VyY2VzEjIKBWxpbnV4GAEgASgLMiMucnVudGltZS52MS5MaW51eENvbnRhaW5lclJlc291cmNlcyLZBAoPQ29udGFpbmVyU3RhdHVzEgoKAmlkGAEgASgJEi8KCG1ldGFkYXRhGAIgASgLMh0ucnVudGltZS52MS5Db250YWluZXJNZXRhZGF0YRIpCgVzdGF0ZRgDIAEoDjIaLnJ1bnRpbWUudjEuQ29udGFpbmVyU3RhdGUSEgoKY3JlYXRlZF9hdBgEIAEoAxISCgpzdGFydGVkX2F0GAUgASgDEhMKC2ZpbmlzaGVkX2F0GAYgASgDEhEKCWV4aXRfY29kZRgHIAEoBRIkCgVpbWFnZRgIIAEoCzIVLnJ1bnRpbWUudjEuSW1hZ2VTcGVjEhEKCWltYWdlX3JlZhgJIAEoCRIOCgZyZWFzb24YCiABKAkSDwoHbWVzc2FnZRgLIAEoCRI3CgZsYWJlbHMYDCADKAsyJy5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXR1cy5MYWJlbHNFbnRyeRJBCgthbm5vdGF0aW9ucxgNIAMoCzIsLnJ1bnRpbWUudjEuQ29udGFpbmVyU3RhdHVzLkFubm90YXRpb25zRW50cnkSEAoIbG9nX3BhdGgYDyABKAkSMQoJcmVzb3VyY2VzGBAgASgLMh4ucnVudGltZS52MS5Db250YWluZXJSZXNvdXJjZXMSEAoIaW1hZ2VfaWQYESABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoyChBBbm5vdGF0aW9uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEisAEKF0NvbnRhaW5lclN0YXR1c1Jlc3BvbnNlEisKBnN0YXR1cxgBIAEoCzIbLnJ1bnRpbWUudjEuQ29udGFpbmVyU3RhdHVzEjsKBGluZm8YAiADKAsyLS5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXR1c1Jlc3BvbnNlLkluZm9FbnRyeRorCglJbmZvRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLyAQofVXBkYXRlQ29udGFpbmVyUmVzb3VyY2VzUmVxdWVzdBIUCgxjb250YWluZXJfaWQYASABKAkSMgoFbGludXgYAiABKAsyIy5ydW50aW1lLnYxLkxpbnV4Q29udGFpbmVyUmVzb3VyY2VzElEKC2Fubm90YXRpb25zGAQgAygLMjwucnVudGltZS52MS5VcGRhdGVDb250YWluZXJSZXNvdXJjZXNSZXF1ZXN0LkFubm90YXRpb25zRW50cnkaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiIKIFVwZGF0ZUNvbnRhaW5lclJlc291cmNlc1Jlc3BvbnNlIiAKDVN0YXR1c1JlcXVlc3QSDwoHdmVyYm9zZRgBIAEoCCJRChBSdW50aW1lQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSDgoGc3RhdHVzGAIgASgIEg4KBnJlYXNvbhgDIAEoCRIPCgdtZXNzYWdlGAQgASgJIkEKDVJ1bnRpbWVTdGF0dXMSMAoKY29uZGl0aW9ucxgBIAMoCzIcLnJ1bnRpbWUudjEuUnVudGltZUNvbmRpdGlvbiKcAQoOU3RhdHVzUmVzcG9uc2USKQoGc3RhdHVzGAEgASgLMhkucnVudGltZS52MS5SdW50aW1lU3RhdHVzEjIKBGluZm8YAiADKAsyJC5ydW50aW1lLnYxLlN0YXR1c1Jlc3BvbnNlLkluZm9FbnRyeRorCglJbmZvRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASISChBHZXRFdmVudHNSZXF1ZXN0IvQBChZDb250YWluZXJFdmVudFJlc3BvbnNlEhQKDGNvbnRhaW5lcl9pZBgBIAEoCRI8ChRjb250YWluZXJfZXZlbnRfdHlwZRgCIAEoDjIeLnJ1bnRpbWUudjEuQ29udGFpbmVyRXZlbnRUeXBlEhIKCmNyZWF0ZWRfYXQYAyABKAMSOAoScG9kX3NhbmRib3hfc3RhdHVzGAQgASgLMhwucnVudGltZS52MS5Qb2RTYW5kYm94U3RhdHVzEjgKE2NvbnRhaW5lcnNfc3RhdHVzZXMYBSADKAsyGy5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXR1cyIzCgtJbWFnZUZpbHRlchIkCgVpbWFnZRgBIAEoCzIVLnJ1bnRpbWUudjEuSW1hZ2VTcGVjIjwKEUxpc3RJbWFnZXNSZXF1ZXN0EicKBmZpbHRlchgBIAEoCzIXLnJ1bnRpbWUudjEuSW1hZ2VGaWx0ZXIiGwoKSW50NjRWYWx1ZRINCgV2YWx1ZRgBIAEoAyK2AQoFSW1hZ2USCgoCaWQYASABKAkSEQoJcmVwb190YWdzGAIgAygJEhQKDHJlcG9fZGlnZXN0cxgDIAMoCRIMCgRzaXplGAQgASgEEiMKA3VpZBgFIAEoCzIWLnJ1bnRpbWUudjEuSW50NjRWYWx1ZRIQCgh1c2VybmFtZRgGIAEoCRIjCgRzcGVjGAcgASgLMhUucnVudGltZS52MS5JbWFnZVNwZWMSDgoGcGlubmVkGAggASgIIjcKEkxpc3RJbWFnZXNSZXNwb25zZRIhCgZpbWFnZXMYASADKAsyES5ydW50aW1lLnYxLkltYWdlIksKEkltYWdlU3RhdHVzUmVxdWVzdBIkCgVpbWFnZRgBIAEoCzIVLnJ1bnRpbWUudjEuSW1hZ2VTcGVjEg8KB3ZlcmJvc2UYAiABKAginQEKE0ltYWdlU3RhdHVzUmVzcG9uc2USIAoFaW1hZ2UYASABKAsyES5ydW50aW1lLnYxLkltYWdlEjcKBGluZm8YAiADKAsyKS5ydW50aW1lLnYxLkltYWdlU3RhdHVzUmVzcG9uc2UuSW5mb0VudHJ5GisKCUluZm9FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjoKElJlbW92ZUltYWdlUmVxdWVzdBIkCgVpbWFnZRgBIAEoCzIVLnJ1bnRpbWUudjEuSW1hZ2VTcGVjIhUKE1JlbW92ZUltYWdlUmVzcG9uc2UqOgoPUG9kU2FuZGJveFN0YXRlEhEKDVNBTkRCT1hfUkVBRFkQABIUChBTQU5EQk9YX05PVFJFQURZEAEqawoOQ29udGFpbmVyU3RhdGUSFQoRQ09OVEFJTkVSX0NSRUFURUQQABIVChFDT05UQUlORVJfUlVOTklORxABEhQKEENPTlRBSU5FUl9FWElURUQQAhIVChFDT05UQUlORVJfVU5LTk9XThADKogBChJDb250YWluZXJFdmVudFR5cGUSGwoXQ09OVEFJTkVSX0NSRUFURURfRVZFTlQQABIbChdDT05UQUlORVJfU1RBUlRFRF9FVkVOVBABEhsKF0NPTlRBSU5FUl9TVE9QUEVEX0VWRU5UEAISGwoXQ09OVEFJTkVSX0RFTEVURURfRVZFTlQQAzLmCgoOUnVudGltZVNlcnZpY2USRAoHVmVyc2lvbhIaLnJ1bnRpbWUudjEuVmVyc2lvblJlcXVlc3QaGy5ydW50aW1lLnYxLlZlcnNpb25SZXNwb25zZSIAElYKDVJ1blBvZFNhbmRib3gSIC5ydW50aW1lLnYxLlJ1blBvZFNhbmRib3hSZXF1ZXN0GiEucnVudGltZS52MS5SdW5Qb2RTYW5kYm94UmVzcG9uc2UiABJZCg5TdG9wUG9kU2FuZGJveBIhLnJ1bnRpbWUudjEuU3RvcFBvZFNhbmRib3hSZXF1ZXN0GiIucnVudGltZS52MS5TdG9wUG9kU2FuZGJveFJlc3BvbnNlIgASXwoQUmVtb3ZlUG9kU2FuZGJveBIjLnJ1bnRpbWUudjEuUmVtb3ZlUG9kU2FuZGJveFJlcXVlc3QaJC5ydW50aW1lLnYxLlJlbW92ZVBvZFNhbmRib3hSZXNwb25zZSIAEl8KEFBvZFNhbmRib3hTdGF0dXMSIy5ydW50aW1lLnYxLlBvZFNhbmRib3hTdGF0dXNSZXF1ZXN0GiQucnVudGltZS52MS5Qb2RTYW5kYm94U3RhdHVzUmVzcG9uc2UiABJZCg5MaXN0UG9kU2FuZGJveBIhLnJ1bnRpbWUudjEuTGlzdFBvZFNhbmRib3hSZXF1ZXN0GiIucnVudGltZS52MS5MaXN0UG9kU2FuZGJveFJlc3BvbnNlIgASXAoPQ3JlYXRlQ29udGFpbmVyEiIucnVudGltZS52MS5DcmVhdGVDb250YWluZXJSZXF1ZXN0GiMucnVudGltZS52MS5DcmVhdGVDb250YWluZXJSZXNwb25zZSIAElkKDlN0YXJ0Q29udGFpbmVyEiEucnVudGltZS52MS5TdGFydENvbnRhaW5lclJlcXVlc3QaIi5ydW50aW1lLnYxLlN0YXJ0Q29udGFpbmVyUmVzcG9uc2UiABJWCg1TdG9wQ29udGFpbmVyEiAucnVudGltZS52MS5TdG9wQ29udGFpbmVyUmVxdWVzdBohLnJ1bnRpbWUudjEuU3RvcENvbnRhaW5lclJlc3BvbnNlIgASXAoPUmVtb3ZlQ29udGFpbmVyEiIucnVudGltZS52MS5SZW1vdmVDb250YWluZXJSZXF1ZXN0GiMucnVudGltZS52MS5SZW1vdmVDb250YWluZXJSZXNwb25zZSIAElkKDkxpc3RDb250YWluZXJzEiEucnVudGltZS52MS5MaXN0Q29udGFpbmVyc1JlcXVlc3QaIi5ydW50aW1lLnYxLkxpc3RDb250YWluZXJzUmVzcG9uc2UiABJcCg9Db250YWluZXJTdGF0dXMSIi5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXR1c1JlcXVlc3QaIy5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXR1c1Jlc3BvbnNlIgASdwoYVXBkYXRlQ29udGFpbmVyUmVzb3VyY2VzEisucnVudGltZS52MS5VcGRhdGVDb250YWluZXJSZXNvdXJjZXNSZXF1ZXN0GiwucnVudGltZS52MS5VcGRhdGVDb250YWluZXJSZXNvdXJjZXNSZXNwb25zZSIAEkEKBlN0YXR1cxIZLnJ1bnRpbWUudjEuU3RhdHVzUmVxdWVzdBoaLnJ1bnRpbWUudjEuU3RhdHVzUmVzcG9uc2UiABJaChJHZXRDb250YWluZXJFdmVudHMSHC5ydW50aW1lLnYxLkdldEV2ZW50c1JlcXVlc3QaIi5ydW50aW1lLnYxLkNvbnRhaW5lckV2ZW50UmVzcG9uc2UiADABMoECCgxJbWFnZVNlcnZpY2USTQoKTGlzdEltYWdlcxIdLnJ1bnRpbWUudjEuTGlzdEltYWdlc1JlcXVlc3QaHi5ydW50aW1lLnYxLkxpc3RJbWFnZXNSZXNwb25zZSIAElAKC0ltYWdlU3RhdHVzEh4ucnVudGltZS52MS5JbWFnZVN0YXR1c1JlcXVlc3QaHy5ydW50aW1lLnYxLkltYWdlU3RhdHVzUmVzcG9uc2UiABJQCgtSZW1vdmVJbWFnZRIeLnJ1bnRpbWUudjEuUmVtb3ZlSW1hZ2VSZXF1ZXN0Gh8ucnVudGltZS52MS5SZW1vdmVJbWFnZVJlc3BvbnNlIgBiBnByb3RvMw");
+  fileDesc("ChRydW50aW1lL3YxL2FwaS5wcm90bxIKcnVudGltZS52MSIhCg5WZXJzaW9uUmVxdWVzdBIPCgd2ZXJzaW9uGAEgASgJIm4KD1ZlcnNpb25SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhQKDHJ1bnRpbWVfbmFtZRgCIAEoCRIXCg9ydW50aW1lX3ZlcnNpb24YAyABKAkSGwoTcnVudGltZV9hcGlfdmVyc2lvbhgEIAEoCSJTChJQb2RTYW5kYm94TWV0YWRhdGESDAoEbmFtZRgBIAEoCRILCgN1aWQYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEg8KB2F0dGVtcHQYBCABKA0iLgoVTGludXhQb2RTYW5kYm94Q29uZmlnEhUKDWNncm91cF9wYXJlbnQYASABKAki7gEKEFBvZFNhbmRib3hDb25maWcSMAoIbWV0YWRhdGEYASABKAsyHi5ydW50aW1lLnYxLlBvZFNhbmRib3hNZXRhZGF0YRJCCgthbm5vdGF0aW9ucxgHIAMoCzItLnJ1bnRpbWUudjEuUG9kU2FuZGJveENvbmZpZy5Bbm5vdGF0aW9uc0VudHJ5EjAKBWxpbnV4GAggASgLMiEucnVudGltZS52MS5MaW51eFBvZFNhbmRib3hDb25maWcaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIl0KFFJ1blBvZFNhbmRib3hSZXF1ZXN0EiwKBmNvbmZpZxgBIAEoCzIcLnJ1bnRpbWUudjEuUG9kU2FuZGJveENvbmZpZxIXCg9ydW50aW1lX2hhbmRsZXIYAiABKAkiLwoVUnVuUG9kU2FuZGJveFJlc3BvbnNlEhYKDnBvZF9zYW5kYm94X2lkGAEgASgJIi8KFVN0b3BQb2RTYW5kYm94UmVxdWVzdBIWCg5wb2Rfc2FuZGJveF9pZBgBIAEoCSIYChZTdG9wUG9kU2FuZGJveFJlc3BvbnNlIjEKF1JlbW92ZVBvZFNhbmRib3hSZXF1ZXN0EhYKDnBvZF9zYW5kYm94X2lkGAEgASgJIhoKGFJlbW92ZVBvZFNhbmRib3hSZXNwb25zZSJCChdQb2RTYW5kYm94U3RhdHVzUmVxdWVzdBIWCg5wb2Rfc2FuZGJveF9pZBgBIAEoCRIPCgd2ZXJib3NlGAIgASgIIooDChBQb2RTYW5kYm94U3RhdHVzEgoKAmlkGAEgASgJEjAKCG1ldGFkYXRhGAIgASgLMh4ucnVudGltZS52MS5Qb2RTYW5kYm94TWV0YWRhdGESKgoFc3RhdGUYAyABKA4yGy5ydW50aW1lLnYxLlBvZFNhbmRib3hTdGF0ZRISCgpjcmVhdGVkX2F0GAQgASgDEjgKBmxhYmVscxgHIAMoCzIoLnJ1bnRpbWUudjEuUG9kU2FuZGJveFN0YXR1cy5MYWJlbHNFbnRyeRJCCgthbm5vdGF0aW9ucxgIIAMoCzItLnJ1bnRpbWUudjEuUG9kU2FuZGJveFN0YXR1cy5Bbm5vdGF0aW9uc0VudHJ5EhcKD3J1bnRpbWVfaGFuZGxlchgJIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjIKEEFubm90YXRpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKAAgoYUG9kU2FuZGJveFN0YXR1c1Jlc3BvbnNlEiwKBnN0YXR1cxgBIAEoCzIcLnJ1bnRpbWUudjEuUG9kU2FuZGJveFN0YXR1cxI8CgRpbmZvGAIgAygLMi4ucnVudGltZS52MS5Qb2RTYW5kYm94U3RhdHVzUmVzcG9uc2UuSW5mb0VudHJ5EjgKE2NvbnRhaW5lcnNfc3RhdHVzZXMYAyADKAsyGy5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXR1cxIRCgl0aW1lc3RhbXAYBCABKAMaKwoJSW5mb0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQgoUUG9kU2FuZGJveFN0YXRlVmFsdWUSKgoFc3RhdGUYASABKA4yGy5ydW50aW1lLnYxLlBvZFNhbmRib3hTdGF0ZSLOAQoQUG9kU2FuZGJveEZpbHRlchIKCgJpZBgBIAEoCRIvCgVzdGF0ZRgCIAEoCzIgLnJ1bnRpbWUudjEuUG9kU2FuZGJveFN0YXRlVmFsdWUSRwoObGFiZWxfc2VsZWN0b3IYAyADKAsyLy5ydW50aW1lLnYxLlBvZFNhbmRib3hGaWx0ZXIuTGFiZWxTZWxlY3RvckVudHJ5GjQKEkxhYmVsU2VsZWN0b3JFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKFUxpc3RQb2RTYW5kYm94UmVxdWVzdBIsCgZmaWx0ZXIYASABKAsyHC5ydW50aW1lLnYxLlBvZFNhbmRib3hGaWx0ZXIi+AIKClBvZFNhbmRib3gSCgoCaWQYASABKAkSMAoIbWV0YWRhdGEYAiABKAsyHi5ydW50aW1lLnYxLlBvZFNhbmRib3hNZXRhZGF0YRIqCgVzdGF0ZRgDIAEoDjIbLnJ1bnRpbWUudjEuUG9kU2FuZGJveFN0YXRlEhIKCmNyZWF0ZWRfYXQYBCABKAMSMgoGbGFiZWxzGAUgAygLMiIucnVudGltZS52MS5Qb2RTYW5kYm94LkxhYmVsc0VudHJ5EjwKC2Fubm90YXRpb25zGAYgAygLMicucnVudGltZS52MS5Qb2RTYW5kYm94LkFubm90YXRpb25zRW50cnkSFwoPcnVudGltZV9oYW5kbGVyGAcgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIj8KFkxpc3RQb2RTYW5kYm94UmVzcG9uc2USJQoFaXRlbXMYASADKAsyFi5ydW50aW1lLnYxLlBvZFNhbmRib3giwgEKCUltYWdlU3BlYxINCgVpbWFnZRgBIAEoCRI7Cgthbm5vdGF0aW9ucxgCIAMoCzImLnJ1bnRpbWUudjEuSW1hZ2VTcGVjLkFubm90YXRpb25zRW50cnkSHAoUdXNlcl9zcGVjaWZpZWRfaW1hZ2UYEiABKAkSFwoPcnVudGltZV9oYW5kbGVyGBMgASgJGjIKEEFubm90YXRpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIxCg1IdWdlcGFnZUxpbWl0EhEKCXBhZ2Vfc2l6ZRgBIAEoCRINCgVsaW1pdBgCIAEoBCL/AgoXTGludXhDb250YWluZXJSZXNvdXJjZXMSEgoKY3B1X3BlcmlvZBgBIAEoAxIRCgljcHVfcXVvdGEYAiABKAMSEgoKY3B1X3NoYXJlcxgDIAEoAxIdChVtZW1vcnlfbGltaXRfaW5fYnl0ZXMYBCABKAMSFQoNb29tX3Njb3JlX2FkahgFIAEoAxITCgtjcHVzZXRfY3B1cxgGIAEoCRITCgtjcHVzZXRfbWVtcxgHIAEoCRIyCg9odWdlcGFnZV9saW1pdHMYCCADKAsyGS5ydW50aW1lLnYxLkh1Z2VwYWdlTGltaXQSQQoHdW5pZmllZBgJIAMoCzIwLnJ1bnRpbWUudjEuTGludXhDb250YWluZXJSZXNvdXJjZXMuVW5pZmllZEVudHJ5EiIKGm1lbW9yeV9zd2FwX2xpbWl0X2luX2J5dGVzGAogASgDGi4KDFVuaWZpZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIk4KFExpbnV4Q29udGFpbmVyQ29uZmlnEjYKCXJlc291cmNlcxgBIAEoCzIjLnJ1bnRpbWUudjEuTGludXhDb250YWluZXJSZXNvdXJjZXMiMgoRQ29udGFpbmVyTWV0YWRhdGESDAoEbmFtZRgBIAEoCRIPCgdhdHRlbXB0GAIgASgNInMKD0NvbnRhaW5lckNvbmZpZxIvCghtZXRhZGF0YRgBIAEoCzIdLnJ1bnRpbWUudjEuQ29udGFpbmVyTWV0YWRhdGESLwoFbGludXgYDyABKAsyIC5ydW50aW1lLnYxLkxpbnV4Q29udGFpbmVyQ29uZmlnIpMBChZDcmVhdGVDb250YWluZXJSZXF1ZXN0EhYKDnBvZF9zYW5kYm94X2lkGAEgASgJEisKBmNvbmZpZxgCIAEoCzIbLnJ1bnRpbWUudjEuQ29udGFpbmVyQ29uZmlnEjQKDnNhbmRib3hfY29uZmlnGAMgASgLMhwucnVudGltZS52MS5Qb2RTYW5kYm94Q29uZmlnIi8KF0NyZWF0ZUNvbnRhaW5lclJlc3BvbnNlEhQKDGNvbnRhaW5lcl9pZBgBIAEoCSItChVTdGFydENvbnRhaW5lclJlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJIhgKFlN0YXJ0Q29udGFpbmVyUmVzcG9uc2UiPQoUU3RvcENvbnRhaW5lclJlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJEg8KB3RpbWVvdXQYAiABKAMiFwoVU3RvcENvbnRhaW5lclJlc3BvbnNlIi4KFlJlbW92ZUNvbnRhaW5lclJlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJIhkKF1JlbW92ZUNvbnRhaW5lclJlc3BvbnNlIkAKE0NvbnRhaW5lclN0YXRlVmFsdWUSKQoFc3RhdGUYASABKA4yGi5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXRlIuMBCg9Db250YWluZXJGaWx0ZXISCgoCaWQYASABKAkSLgoFc3RhdGUYAiABKAsyHy5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXRlVmFsdWUSFgoOcG9kX3NhbmRib3hfaWQYAyABKAkSRgoObGFiZWxfc2VsZWN0b3IYBCADKAsyLi5ydW50aW1lLnYxLkNvbnRhaW5lckZpbHRlci5MYWJlbFNlbGVjdG9yRW50cnkaNAoSTGFiZWxTZWxlY3RvckVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiRAoVTGlzdENvbnRhaW5lcnNSZXF1ZXN0EisKBmZpbHRlchgBIAEoCzIbLnJ1bnRpbWUudjEuQ29udGFpbmVyRmlsdGVyIr0DCglDb250YWluZXISCgoCaWQYASABKAkSFgoOcG9kX3NhbmRib3hfaWQYAiABKAkSLwoIbWV0YWRhdGEYAyABKAsyHS5ydW50aW1lLnYxLkNvbnRhaW5lck1ldGFkYXRhEiQKBWltYWdlGAQgASgLMhUucnVudGltZS52MS5JbWFnZVNwZWMSEQoJaW1hZ2VfcmVmGAUgASgJEikKBXN0YXRlGAYgASgOMhoucnVudGltZS52MS5Db250YWluZXJTdGF0ZRISCgpjcmVhdGVkX2F0GAcgASgDEjEKBmxhYmVscxgIIAMoCzIhLnJ1bnRpbWUudjEuQ29udGFpbmVyLkxhYmVsc0VudHJ5EjsKC2Fubm90YXRpb25zGAkgAygLMiYucnVudGltZS52MS5Db250YWluZXIuQW5ub3RhdGlvbnNFbnRyeRIQCghpbWFnZV9pZBgKIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGjIKEEFubm90YXRpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJDChZMaXN0Q29udGFpbmVyc1Jlc3BvbnNlEikKCmNvbnRhaW5lcnMYASADKAsyFS5ydW50aW1lLnYxLkNvbnRhaW5lciI/ChZDb250YWluZXJTdGF0dXNSZXF1ZXN0EhQKDGNvbnRhaW5lcl9pZBgBIAEoCRIPCgd2ZXJib3NlGAIgASgIIkgKEkNvbnRhaW5lclJlc291cmNlcxIyCgVsaW51eBgBIAEoCzIjLnJ1bnRpbWUudjEuTGludXhDb250YWluZXJSZXNvdXJjZXMi2QQKD0NvbnRhaW5lclN0YXR1cxIKCgJpZBgBIAEoCRIvCghtZXRhZGF0YRgCIAEoCzIdLnJ1bnRpbWUudjEuQ29udGFpbmVyTWV0YWRhdGESKQoFc3RhdGUYAyABKA4yGi5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXRlEhIKCmNyZWF0ZWRfYXQYBCABKAMSEgoKc3RhcnRlZF9hdBgFIAEoAxITCgtmaW5pc2hlZF9hdBgGIAEoAxIRCglleGl0X2NvZGUYByABKAUSJAoFaW1hZ2UYCCABKAsyFS5ydW50aW1lLnYxLkltYWdlU3BlYxIRCglpbWFnZV9yZWYYCSABKAkSDgoGcmVhc29uGAogASgJEg8KB21lc3NhZ2UYCyABKAkSNwoGbGFiZWxzGAwgAygLMicucnVudGltZS52MS5Db250YWluZXJTdGF0dXMuTGFiZWxzRW50cnkSQQoLYW5ub3RhdGlvbnMYDSADKAsyLC5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXR1cy5Bbm5vdGF0aW9uc0VudHJ5EhAKCGxvZ19wYXRoGA8gASgJEjEKCXJlc291cmNlcxgQIAEoCzIeLnJ1bnRpbWUudjEuQ29udGFpbmVyUmVzb3VyY2VzEhAKCGltYWdlX2lkGBEgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaMgoQQW5ub3RhdGlvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIrABChdDb250YWluZXJTdGF0dXNSZXNwb25zZRIrCgZzdGF0dXMYASABKAsyGy5ydW50aW1lLnYxLkNvbnRhaW5lclN0YXR1cxI7CgRpbmZvGAIgAygLMi0ucnVudGltZS52MS5Db250YWluZXJTdGF0dXNSZXNwb25zZS5JbmZvRW50cnkaKwoJSW5mb0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi8gEKH1VwZGF0ZUNvbnRhaW5lclJlc291cmNlc1JlcXVlc3QSFAoMY29udGFpbmVyX2lkGAEgASgJEjIKBWxpbnV4GAIgASgLMiMucnVudGltZS52MS5MaW51eENvbnRhaW5lclJlc291cmNlcxJRCgthbm5vdGF0aW9ucxgEIAMoCzI8LnJ1bnRpbWUudjEuVXBkYXRlQ29udGFpbmVyUmVzb3VyY2VzUmVxdWVzdC5Bbm5vdGF0aW9uc0VudHJ5GjIKEEFubm90YXRpb25zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIiCiBVcGRhdGVDb250YWluZXJSZXNvdXJjZXNSZXNwb25zZSIgCg1TdGF0dXNSZXF1ZXN0Eg8KB3ZlcmJvc2UYASABKAgiUQoQUnVudGltZUNvbmRpdGlvbhIMCgR0eXBlGAEgASgJEg4KBnN0YXR1cxgCIAEoCBIOCgZyZWFzb24YAyABKAkSDwoHbWVzc2FnZRgEIAEoCSJBCg1SdW50aW1lU3RhdHVzEjAKCmNvbmRpdGlvbnMYASADKAsyHC5ydW50aW1lLnYxLlJ1bnRpbWVDb25kaXRpb24inAEKDlN0YXR1c1Jlc3BvbnNlEikKBnN0YXR1cxgBIAEoCzIZLnJ1bnRpbWUudjEuUnVudGltZVN0YXR1cxIyCgRpbmZvGAIgAygLMiQucnVudGltZS52MS5TdGF0dXNSZXNwb25zZS5JbmZvRW50cnkaKwoJSW5mb0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiEgoQR2V0RXZlbnRzUmVxdWVzdCL0AQoWQ29udGFpbmVyRXZlbnRSZXNwb25zZRIUCgxjb250YWluZXJfaWQYASABKAkSPAoUY29udGFpbmVyX2V2ZW50X3R5cGUYAiABKA4yHi5ydW50aW1lLnYxLkNvbnRhaW5lckV2ZW50VHlwZRISCgpjcmVhdGVkX2F0GAMgASgDEjgKEnBvZF9zYW5kYm94X3N0YXR1cxgEIAEoCzIcLnJ1bnRpbWUudjEuUG9kU2FuZGJveFN0YXR1cxI4ChNjb250YWluZXJzX3N0YXR1c2VzGAUgAygLMhsucnVudGltZS52MS5Db250YWluZXJTdGF0dXMiMwoLSW1hZ2VGaWx0ZXISJAoFaW1hZ2UYASABKAsyFS5ydW50aW1lLnYxLkltYWdlU3BlYyI8ChFMaXN0SW1hZ2VzUmVxdWVzdBInCgZmaWx0ZXIYASABKAsyFy5ydW50aW1lLnYxLkltYWdlRmlsdGVyIhsKCkludDY0VmFsdWUSDQoFdmFsdWUYASABKAMitgEKBUltYWdlEgoKAmlkGAEgASgJEhEKCXJlcG9fdGFncxgCIAMoCRIUCgxyZXBvX2RpZ2VzdHMYAyADKAkSDAoEc2l6ZRgEIAEoBBIjCgN1aWQYBSABKAsyFi5ydW50aW1lLnYxLkludDY0VmFsdWUSEAoIdXNlcm5hbWUYBiABKAkSIwoEc3BlYxgHIAEoCzIVLnJ1bnRpbWUudjEuSW1hZ2VTcGVjEg4KBnBpbm5lZBgIIAEoCCI3ChJMaXN0SW1hZ2VzUmVzcG9uc2USIQoGaW1hZ2VzGAEgAygLMhEucnVudGltZS52MS5JbWFnZSJLChJJbWFnZVN0YXR1c1JlcXVlc3QSJAoFaW1hZ2UYASABKAsyFS5ydW50aW1lLnYxLkltYWdlU3BlYxIPCgd2ZXJib3NlGAIgASgIIp0BChNJbWFnZVN0YXR1c1Jlc3BvbnNlEiAKBWltYWdlGAEgASgLMhEucnVudGltZS52MS5JbWFnZRI3CgRpbmZvGAIgAygLMikucnVudGltZS52MS5JbWFnZVN0YXR1c1Jlc3BvbnNlLkluZm9FbnRyeRorCglJbmZvRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI6ChJSZW1vdmVJbWFnZVJlcXVlc3QSJAoFaW1hZ2UYASABKAsyFS5ydW50aW1lLnYxLkltYWdlU3BlYyIVChNSZW1vdmVJbWFnZVJlc3BvbnNlKjoKD1BvZFNhbmRib3hTdGF0ZRIRCg1TQU5EQk9YX1JFQURZEAASFAoQU0FOREJPWF9OT1RSRUFEWRABKmsKDkNvbnRhaW5lclN0YXRlEhUKEUNPTlRBSU5FUl9DUkVBVEVEEAASFQoRQ09OVEFJTkVSX1JVTk5JTkcQARIUChBDT05UQUlORVJfRVhJVEVEEAISFQoRQ09OVEFJTkVSX1VOS05PV04QAyqIAQoSQ29udGFpbmVyRXZlbnRUeXBlEhsKF0NPTlRBSU5FUl9DUkVBVEVEX0VWRU5UEAASGwoXQ09OVEFJTkVSX1NUQVJURURfRVZFTlQQARIbChdDT05UQUlORVJfU1RPUFBFRF9FVkVOVBACEhsKF0NPTlRBSU5FUl9ERUxFVEVEX0VWRU5UEAMy5goKDlJ1bnRpbWVTZXJ2aWNlEkQKB1ZlcnNpb24SGi5ydW50aW1lLnYxLlZlcnNpb25SZXF1ZXN0GhsucnVudGltZS52MS5WZXJzaW9uUmVzcG9uc2UiABJWCg1SdW5Qb2RTYW5kYm94EiAucnVudGltZS52MS5SdW5Qb2RTYW5kYm94UmVxdWVzdBohLnJ1bnRpbWUudjEuUnVuUG9kU2FuZGJveFJlc3BvbnNlIgASWQoOU3RvcFBvZFNhbmRib3gSIS5ydW50aW1lLnYxLlN0b3BQb2RTYW5kYm94UmVxdWVzdBoiLnJ1bnRpbWUudjEuU3RvcFBvZFNhbmRib3hSZXNwb25zZSIAEl8KEFJlbW92ZVBvZFNhbmRib3gSIy5ydW50aW1lLnYxLlJlbW92ZVBvZFNhbmRib3hSZXF1ZXN0GiQucnVudGltZS52MS5SZW1vdmVQb2RTYW5kYm94UmVzcG9uc2UiABJfChBQb2RTYW5kYm94U3RhdHVzEiMucnVudGltZS52MS5Qb2RTYW5kYm94U3RhdHVzUmVxdWVzdBokLnJ1bnRpbWUudjEuUG9kU2FuZGJveFN0YXR1c1Jlc3BvbnNlIgASWQoOTGlzdFBvZFNhbmRib3gSIS5ydW50aW1lLnYxLkxpc3RQb2RTYW5kYm94UmVxdWVzdBoiLnJ1bnRpbWUudjEuTGlzdFBvZFNhbmRib3hSZXNwb25zZSIAElwKD0NyZWF0ZUNvbnRhaW5lchIiLnJ1bnRpbWUudjEuQ3JlYXRlQ29udGFpbmVyUmVxdWVzdBojLnJ1bnRpbWUudjEuQ3JlYXRlQ29udGFpbmVyUmVzcG9uc2UiABJZCg5TdGFydENvbnRhaW5lchIhLnJ1bnRpbWUudjEuU3RhcnRDb250YWluZXJSZXF1ZXN0GiIucnVudGltZS52MS5TdGFydENvbnRhaW5lclJlc3BvbnNlIgASVgoNU3RvcENvbnRhaW5lchIgLnJ1bnRpbWUudjEuU3RvcENvbnRhaW5lclJlcXVlc3QaIS5ydW50aW1lLnYxLlN0b3BDb250YWluZXJSZXNwb25zZSIAElwKD1JlbW92ZUNvbnRhaW5lchIiLnJ1bnRpbWUudjEuUmVtb3ZlQ29udGFpbmVyUmVxdWVzdBojLnJ1bnRpbWUudjEuUmVtb3ZlQ29udGFpbmVyUmVzcG9uc2UiABJZCg5MaXN0Q29udGFpbmVycxIhLnJ1bnRpbWUudjEuTGlzdENvbnRhaW5lcnNSZXF1ZXN0GiIucnVudGltZS52MS5MaXN0Q29udGFpbmVyc1Jlc3BvbnNlIgASXAoPQ29udGFpbmVyU3RhdHVzEiIucnVudGltZS52MS5Db250YWluZXJTdGF0dXNSZXF1ZXN0GiMucnVudGltZS52MS5Db250YWluZXJTdGF0dXNSZXNwb25zZSIAEncKGFVwZGF0ZUNvbnRhaW5lclJlc291cmNlcxIrLnJ1bnRpbWUudjEuVXBkYXRlQ29udGFpbmVyUmVzb3VyY2VzUmVxdWVzdBosLnJ1bnRpbWUudjEuVXBkYXRlQ29udGFpbmVyUmVzb3VyY2VzUmVzcG9uc2UiABJBCgZTdGF0dXMSGS5ydW50aW1lLnYxLlN0YXR1c1JlcXVlc3QaGi5ydW50aW1lLnYxLlN0YXR1c1Jlc3BvbnNlIgASWgoSR2V0Q29udGFpbmVyRXZlbnRzEhwucnVudGltZS52MS5HZXRFdmVudHNSZXF1ZXN0GiIucnVudGltZS52MS5Db250YWluZXJFdmVudFJlc3BvbnNlIgAwATKBAgoMSW1hZ2VTZXJ2aWNlEk0KCkxpc3RJbWFnZXMSHS5ydW50aW1lLnYxLkxpc3RJbWFnZXNSZXF1ZXN0Gh4ucnVudGltZS52MS5MaXN0SW1hZ2VzUmVzcG9uc2UiABJQCgtJbWFnZVN0YXR1cxIeLnJ1bnRpbWUudjEuSW1hZ2VTdGF0dXNSZXF1ZXN0Gh8ucnVudGltZS52MS5JbWFnZVN0YXR1c1Jlc3BvbnNlIgASUAoLUmVtb3ZlSW1hZ2USHi5ydW50aW1lLnYxLlJlbW92ZUltYWdlUmVxdWVzdBofLnJ1bnRpbWUudjEuUmVtb3ZlSW1hZ2VSZXNwb25zZSIAYgZwcm90bzM");
 
 /**
  * @generated from message runtime.v1.VersionRequest
@@ -112,21 +112,6 @@ export type LinuxPodSandboxConfig = Message<"runtime.v1.LinuxPodSandboxConfig"> 
    * @generated from field: string cgroup_parent = 1;
    */
   cgroupParent: string;
-
-  /**
-   * @generated from field: map<string, string> sysctls = 3;
-   */
-  sysctls: { [key: string]: string };
-
-  /**
-   * @generated from field: runtime.v1.LinuxContainerResources overhead = 4;
-   */
-  overhead?: LinuxContainerResources | undefined;
-
-  /**
-   * @generated from field: runtime.v1.LinuxContainerResources resources = 5;
-   */
-  resources?: LinuxContainerResources | undefined;
 };
 
 /**
@@ -144,21 +129,6 @@ export type PodSandboxConfig = Message<"runtime.v1.PodSandboxConfig"> & {
    * @generated from field: runtime.v1.PodSandboxMetadata metadata = 1;
    */
   metadata?: PodSandboxMetadata | undefined;
-
-  /**
-   * @generated from field: string hostname = 2;
-   */
-  hostname: string;
-
-  /**
-   * @generated from field: string log_directory = 3;
-   */
-  logDirectory: string;
-
-  /**
-   * @generated from field: map<string, string> labels = 6;
-   */
-  labels: { [key: string]: string };
 
   /**
    * @generated from field: map<string, string> annotations = 7;
@@ -538,28 +508,6 @@ export const ImageSpecSchema: GenMessage<ImageSpec> = /*@__PURE__*/
   messageDesc(file_runtime_v1_api, 19);
 
 /**
- * @generated from message runtime.v1.KeyValue
- */
-export type KeyValue = Message<"runtime.v1.KeyValue"> & {
-  /**
-   * @generated from field: string key = 1;
-   */
-  key: string;
-
-  /**
-   * @generated from field: string value = 2;
-   */
-  value: string;
-};
-
-/**
- * Describes the message runtime.v1.KeyValue.
- * Use `create(KeyValueSchema)` to create a new message.
- */
-export const KeyValueSchema: GenMessage<KeyValue> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 20);
-
-/**
  * @generated from message runtime.v1.HugepageLimit
  */
 export type HugepageLimit = Message<"runtime.v1.HugepageLimit"> & {
@@ -579,7 +527,7 @@ export type HugepageLimit = Message<"runtime.v1.HugepageLimit"> & {
  * Use `create(HugepageLimitSchema)` to create a new message.
  */
 export const HugepageLimitSchema: GenMessage<HugepageLimit> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 21);
+  messageDesc(file_runtime_v1_api, 20);
 
 /**
  * @generated from message runtime.v1.LinuxContainerResources
@@ -641,7 +589,7 @@ export type LinuxContainerResources = Message<"runtime.v1.LinuxContainerResource
  * Use `create(LinuxContainerResourcesSchema)` to create a new message.
  */
 export const LinuxContainerResourcesSchema: GenMessage<LinuxContainerResources> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 22);
+  messageDesc(file_runtime_v1_api, 21);
 
 /**
  * @generated from message runtime.v1.LinuxContainerConfig
@@ -658,7 +606,7 @@ export type LinuxContainerConfig = Message<"runtime.v1.LinuxContainerConfig"> & 
  * Use `create(LinuxContainerConfigSchema)` to create a new message.
  */
 export const LinuxContainerConfigSchema: GenMessage<LinuxContainerConfig> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 23);
+  messageDesc(file_runtime_v1_api, 22);
 
 /**
  * @generated from message runtime.v1.ContainerMetadata
@@ -680,7 +628,7 @@ export type ContainerMetadata = Message<"runtime.v1.ContainerMetadata"> & {
  * Use `create(ContainerMetadataSchema)` to create a new message.
  */
 export const ContainerMetadataSchema: GenMessage<ContainerMetadata> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 24);
+  messageDesc(file_runtime_v1_api, 23);
 
 /**
  * @generated from message runtime.v1.ContainerConfig
@@ -690,61 +638,6 @@ export type ContainerConfig = Message<"runtime.v1.ContainerConfig"> & {
    * @generated from field: runtime.v1.ContainerMetadata metadata = 1;
    */
   metadata?: ContainerMetadata | undefined;
-
-  /**
-   * @generated from field: runtime.v1.ImageSpec image = 2;
-   */
-  image?: ImageSpec | undefined;
-
-  /**
-   * @generated from field: repeated string command = 3;
-   */
-  command: string[];
-
-  /**
-   * @generated from field: repeated string args = 4;
-   */
-  args: string[];
-
-  /**
-   * @generated from field: string working_dir = 5;
-   */
-  workingDir: string;
-
-  /**
-   * @generated from field: repeated runtime.v1.KeyValue envs = 6;
-   */
-  envs: KeyValue[];
-
-  /**
-   * @generated from field: map<string, string> labels = 9;
-   */
-  labels: { [key: string]: string };
-
-  /**
-   * @generated from field: map<string, string> annotations = 10;
-   */
-  annotations: { [key: string]: string };
-
-  /**
-   * @generated from field: string log_path = 11;
-   */
-  logPath: string;
-
-  /**
-   * @generated from field: bool stdin = 12;
-   */
-  stdin: boolean;
-
-  /**
-   * @generated from field: bool stdin_once = 13;
-   */
-  stdinOnce: boolean;
-
-  /**
-   * @generated from field: bool tty = 14;
-   */
-  tty: boolean;
 
   /**
    * @generated from field: runtime.v1.LinuxContainerConfig linux = 15;
@@ -757,7 +650,7 @@ export type ContainerConfig = Message<"runtime.v1.ContainerConfig"> & {
  * Use `create(ContainerConfigSchema)` to create a new message.
  */
 export const ContainerConfigSchema: GenMessage<ContainerConfig> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 25);
+  messageDesc(file_runtime_v1_api, 24);
 
 /**
  * @generated from message runtime.v1.CreateContainerRequest
@@ -784,7 +677,7 @@ export type CreateContainerRequest = Message<"runtime.v1.CreateContainerRequest"
  * Use `create(CreateContainerRequestSchema)` to create a new message.
  */
 export const CreateContainerRequestSchema: GenMessage<CreateContainerRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 26);
+  messageDesc(file_runtime_v1_api, 25);
 
 /**
  * @generated from message runtime.v1.CreateContainerResponse
@@ -801,7 +694,7 @@ export type CreateContainerResponse = Message<"runtime.v1.CreateContainerRespons
  * Use `create(CreateContainerResponseSchema)` to create a new message.
  */
 export const CreateContainerResponseSchema: GenMessage<CreateContainerResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 27);
+  messageDesc(file_runtime_v1_api, 26);
 
 /**
  * @generated from message runtime.v1.StartContainerRequest
@@ -818,7 +711,7 @@ export type StartContainerRequest = Message<"runtime.v1.StartContainerRequest"> 
  * Use `create(StartContainerRequestSchema)` to create a new message.
  */
 export const StartContainerRequestSchema: GenMessage<StartContainerRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 28);
+  messageDesc(file_runtime_v1_api, 27);
 
 /**
  * @generated from message runtime.v1.StartContainerResponse
@@ -831,7 +724,7 @@ export type StartContainerResponse = Message<"runtime.v1.StartContainerResponse"
  * Use `create(StartContainerResponseSchema)` to create a new message.
  */
 export const StartContainerResponseSchema: GenMessage<StartContainerResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 29);
+  messageDesc(file_runtime_v1_api, 28);
 
 /**
  * @generated from message runtime.v1.StopContainerRequest
@@ -853,7 +746,7 @@ export type StopContainerRequest = Message<"runtime.v1.StopContainerRequest"> & 
  * Use `create(StopContainerRequestSchema)` to create a new message.
  */
 export const StopContainerRequestSchema: GenMessage<StopContainerRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 30);
+  messageDesc(file_runtime_v1_api, 29);
 
 /**
  * @generated from message runtime.v1.StopContainerResponse
@@ -866,7 +759,7 @@ export type StopContainerResponse = Message<"runtime.v1.StopContainerResponse"> 
  * Use `create(StopContainerResponseSchema)` to create a new message.
  */
 export const StopContainerResponseSchema: GenMessage<StopContainerResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 31);
+  messageDesc(file_runtime_v1_api, 30);
 
 /**
  * @generated from message runtime.v1.RemoveContainerRequest
@@ -883,7 +776,7 @@ export type RemoveContainerRequest = Message<"runtime.v1.RemoveContainerRequest"
  * Use `create(RemoveContainerRequestSchema)` to create a new message.
  */
 export const RemoveContainerRequestSchema: GenMessage<RemoveContainerRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 32);
+  messageDesc(file_runtime_v1_api, 31);
 
 /**
  * @generated from message runtime.v1.RemoveContainerResponse
@@ -896,7 +789,7 @@ export type RemoveContainerResponse = Message<"runtime.v1.RemoveContainerRespons
  * Use `create(RemoveContainerResponseSchema)` to create a new message.
  */
 export const RemoveContainerResponseSchema: GenMessage<RemoveContainerResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 33);
+  messageDesc(file_runtime_v1_api, 32);
 
 /**
  * @generated from message runtime.v1.ContainerStateValue
@@ -913,7 +806,7 @@ export type ContainerStateValue = Message<"runtime.v1.ContainerStateValue"> & {
  * Use `create(ContainerStateValueSchema)` to create a new message.
  */
 export const ContainerStateValueSchema: GenMessage<ContainerStateValue> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 34);
+  messageDesc(file_runtime_v1_api, 33);
 
 /**
  * @generated from message runtime.v1.ContainerFilter
@@ -945,7 +838,7 @@ export type ContainerFilter = Message<"runtime.v1.ContainerFilter"> & {
  * Use `create(ContainerFilterSchema)` to create a new message.
  */
 export const ContainerFilterSchema: GenMessage<ContainerFilter> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 35);
+  messageDesc(file_runtime_v1_api, 34);
 
 /**
  * @generated from message runtime.v1.ListContainersRequest
@@ -962,7 +855,7 @@ export type ListContainersRequest = Message<"runtime.v1.ListContainersRequest"> 
  * Use `create(ListContainersRequestSchema)` to create a new message.
  */
 export const ListContainersRequestSchema: GenMessage<ListContainersRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 36);
+  messageDesc(file_runtime_v1_api, 35);
 
 /**
  * @generated from message runtime.v1.Container
@@ -1024,7 +917,7 @@ export type Container = Message<"runtime.v1.Container"> & {
  * Use `create(ContainerSchema)` to create a new message.
  */
 export const ContainerSchema: GenMessage<Container> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 37);
+  messageDesc(file_runtime_v1_api, 36);
 
 /**
  * @generated from message runtime.v1.ListContainersResponse
@@ -1041,7 +934,7 @@ export type ListContainersResponse = Message<"runtime.v1.ListContainersResponse"
  * Use `create(ListContainersResponseSchema)` to create a new message.
  */
 export const ListContainersResponseSchema: GenMessage<ListContainersResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 38);
+  messageDesc(file_runtime_v1_api, 37);
 
 /**
  * @generated from message runtime.v1.ContainerStatusRequest
@@ -1063,7 +956,7 @@ export type ContainerStatusRequest = Message<"runtime.v1.ContainerStatusRequest"
  * Use `create(ContainerStatusRequestSchema)` to create a new message.
  */
 export const ContainerStatusRequestSchema: GenMessage<ContainerStatusRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 39);
+  messageDesc(file_runtime_v1_api, 38);
 
 /**
  * @generated from message runtime.v1.ContainerResources
@@ -1080,7 +973,7 @@ export type ContainerResources = Message<"runtime.v1.ContainerResources"> & {
  * Use `create(ContainerResourcesSchema)` to create a new message.
  */
 export const ContainerResourcesSchema: GenMessage<ContainerResources> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 40);
+  messageDesc(file_runtime_v1_api, 39);
 
 /**
  * @generated from message runtime.v1.ContainerStatus
@@ -1172,7 +1065,7 @@ export type ContainerStatus = Message<"runtime.v1.ContainerStatus"> & {
  * Use `create(ContainerStatusSchema)` to create a new message.
  */
 export const ContainerStatusSchema: GenMessage<ContainerStatus> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 41);
+  messageDesc(file_runtime_v1_api, 40);
 
 /**
  * @generated from message runtime.v1.ContainerStatusResponse
@@ -1196,7 +1089,7 @@ export type ContainerStatusResponse = Message<"runtime.v1.ContainerStatusRespons
  * Use `create(ContainerStatusResponseSchema)` to create a new message.
  */
 export const ContainerStatusResponseSchema: GenMessage<ContainerStatusResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 42);
+  messageDesc(file_runtime_v1_api, 41);
 
 /**
  * @generated from message runtime.v1.UpdateContainerResourcesRequest
@@ -1223,7 +1116,7 @@ export type UpdateContainerResourcesRequest = Message<"runtime.v1.UpdateContaine
  * Use `create(UpdateContainerResourcesRequestSchema)` to create a new message.
  */
 export const UpdateContainerResourcesRequestSchema: GenMessage<UpdateContainerResourcesRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 43);
+  messageDesc(file_runtime_v1_api, 42);
 
 /**
  * @generated from message runtime.v1.UpdateContainerResourcesResponse
@@ -1236,7 +1129,7 @@ export type UpdateContainerResourcesResponse = Message<"runtime.v1.UpdateContain
  * Use `create(UpdateContainerResourcesResponseSchema)` to create a new message.
  */
 export const UpdateContainerResourcesResponseSchema: GenMessage<UpdateContainerResourcesResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 44);
+  messageDesc(file_runtime_v1_api, 43);
 
 /**
  * @generated from message runtime.v1.StatusRequest
@@ -1253,7 +1146,7 @@ export type StatusRequest = Message<"runtime.v1.StatusRequest"> & {
  * Use `create(StatusRequestSchema)` to create a new message.
  */
 export const StatusRequestSchema: GenMessage<StatusRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 45);
+  messageDesc(file_runtime_v1_api, 44);
 
 /**
  * @generated from message runtime.v1.RuntimeCondition
@@ -1285,7 +1178,7 @@ export type RuntimeCondition = Message<"runtime.v1.RuntimeCondition"> & {
  * Use `create(RuntimeConditionSchema)` to create a new message.
  */
 export const RuntimeConditionSchema: GenMessage<RuntimeCondition> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 46);
+  messageDesc(file_runtime_v1_api, 45);
 
 /**
  * @generated from message runtime.v1.RuntimeStatus
@@ -1302,7 +1195,7 @@ export type RuntimeStatus = Message<"runtime.v1.RuntimeStatus"> & {
  * Use `create(RuntimeStatusSchema)` to create a new message.
  */
 export const RuntimeStatusSchema: GenMessage<RuntimeStatus> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 47);
+  messageDesc(file_runtime_v1_api, 46);
 
 /**
  * @generated from message runtime.v1.StatusResponse
@@ -1324,7 +1217,7 @@ export type StatusResponse = Message<"runtime.v1.StatusResponse"> & {
  * Use `create(StatusResponseSchema)` to create a new message.
  */
 export const StatusResponseSchema: GenMessage<StatusResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 48);
+  messageDesc(file_runtime_v1_api, 47);
 
 /**
  * @generated from message runtime.v1.GetEventsRequest
@@ -1337,7 +1230,7 @@ export type GetEventsRequest = Message<"runtime.v1.GetEventsRequest"> & {
  * Use `create(GetEventsRequestSchema)` to create a new message.
  */
 export const GetEventsRequestSchema: GenMessage<GetEventsRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 49);
+  messageDesc(file_runtime_v1_api, 48);
 
 /**
  * @generated from message runtime.v1.ContainerEventResponse
@@ -1374,7 +1267,7 @@ export type ContainerEventResponse = Message<"runtime.v1.ContainerEventResponse"
  * Use `create(ContainerEventResponseSchema)` to create a new message.
  */
 export const ContainerEventResponseSchema: GenMessage<ContainerEventResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 50);
+  messageDesc(file_runtime_v1_api, 49);
 
 /**
  * @generated from message runtime.v1.ImageFilter
@@ -1391,7 +1284,7 @@ export type ImageFilter = Message<"runtime.v1.ImageFilter"> & {
  * Use `create(ImageFilterSchema)` to create a new message.
  */
 export const ImageFilterSchema: GenMessage<ImageFilter> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 51);
+  messageDesc(file_runtime_v1_api, 50);
 
 /**
  * @generated from message runtime.v1.ListImagesRequest
@@ -1408,7 +1301,7 @@ export type ListImagesRequest = Message<"runtime.v1.ListImagesRequest"> & {
  * Use `create(ListImagesRequestSchema)` to create a new message.
  */
 export const ListImagesRequestSchema: GenMessage<ListImagesRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 52);
+  messageDesc(file_runtime_v1_api, 51);
 
 /**
  * @generated from message runtime.v1.Int64Value
@@ -1425,7 +1318,7 @@ export type Int64Value = Message<"runtime.v1.Int64Value"> & {
  * Use `create(Int64ValueSchema)` to create a new message.
  */
 export const Int64ValueSchema: GenMessage<Int64Value> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 53);
+  messageDesc(file_runtime_v1_api, 52);
 
 /**
  * @generated from message runtime.v1.Image
@@ -1477,7 +1370,7 @@ export type Image = Message<"runtime.v1.Image"> & {
  * Use `create(ImageSchema)` to create a new message.
  */
 export const ImageSchema: GenMessage<Image> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 54);
+  messageDesc(file_runtime_v1_api, 53);
 
 /**
  * @generated from message runtime.v1.ListImagesResponse
@@ -1494,7 +1387,7 @@ export type ListImagesResponse = Message<"runtime.v1.ListImagesResponse"> & {
  * Use `create(ListImagesResponseSchema)` to create a new message.
  */
 export const ListImagesResponseSchema: GenMessage<ListImagesResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 55);
+  messageDesc(file_runtime_v1_api, 54);
 
 /**
  * @generated from message runtime.v1.ImageStatusRequest
@@ -1516,7 +1409,7 @@ export type ImageStatusRequest = Message<"runtime.v1.ImageStatusRequest"> & {
  * Use `create(ImageStatusRequestSchema)` to create a new message.
  */
 export const ImageStatusRequestSchema: GenMessage<ImageStatusRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 56);
+  messageDesc(file_runtime_v1_api, 55);
 
 /**
  * @generated from message runtime.v1.ImageStatusResponse
@@ -1538,7 +1431,7 @@ export type ImageStatusResponse = Message<"runtime.v1.ImageStatusResponse"> & {
  * Use `create(ImageStatusResponseSchema)` to create a new message.
  */
 export const ImageStatusResponseSchema: GenMessage<ImageStatusResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 57);
+  messageDesc(file_runtime_v1_api, 56);
 
 /**
  * @generated from message runtime.v1.RemoveImageRequest
@@ -1555,7 +1448,7 @@ export type RemoveImageRequest = Message<"runtime.v1.RemoveImageRequest"> & {
  * Use `create(RemoveImageRequestSchema)` to create a new message.
  */
 export const RemoveImageRequestSchema: GenMessage<RemoveImageRequest> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 58);
+  messageDesc(file_runtime_v1_api, 57);
 
 /**
  * @generated from message runtime.v1.RemoveImageResponse
@@ -1568,7 +1461,7 @@ export type RemoveImageResponse = Message<"runtime.v1.RemoveImageResponse"> & {
  * Use `create(RemoveImageResponseSchema)` to create a new message.
  */
 export const RemoveImageResponseSchema: GenMessage<RemoveImageResponse> = /*@__PURE__*/
-  messageDesc(file_runtime_v1_api, 59);
+  messageDesc(file_runtime_v1_api, 58);
 
 /**
  * @generated from enum runtime.v1.PodSandboxState
