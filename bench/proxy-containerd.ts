@@ -8,19 +8,24 @@
 // by chance, never the floor.
 //   npm run bench:proxy-containerd   starts a throwaway containerd sandbox (the integration
 //                                    harness) and the daemon in front of it; JSON on the last line
+//     -- --rounds N                  measured rounds (default 30)
+//     -- --baseline DIR              also another build of the daemon (a checkout with dist/ built,
+//                                    e.g. a git worktree of an older commit), in the same rounds:
+//                                    a change's effect beside the noise that moves every side
 //   benchContainerd(context)         the same measurement over any two sockets whose containerd
 //                                    has the harness's images (bench/proxy.ts --containerd)
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { removeCgroupTree } from '../test/integration/harness/cgroups.js';
 import { findContainerdPrerequisites } from '../test/integration/harness/prerequisites.js';
-import { startProxiedRuntime } from '../test/integration/harness/proxied-runtime.js';
+import { demoPolicyPath, startProxiedRuntime } from '../test/integration/harness/proxied-runtime.js';
 import { busyboxImage } from '../test/integration/images/test-images.js';
 import { createContainer, CriTestClient, removeContainer, removePod, runPod, startContainer, type RunningPod } from '../test/helpers/cri-test-client.js';
-import { findDaemonPrerequisites } from '../test/helpers/daemon-process.js';
+import { findDaemonPrerequisites, startDaemon, type DaemonProcess } from '../test/helpers/daemon-process.js';
 import { requestControl } from '../src/control/client.js';
 import type { StatusReport } from '../src/control/report.js';
 import { compileChild, startChild, type Child } from './proxy-children.js';
@@ -38,6 +43,8 @@ export interface ContainerdBenchContext {
    * the extra hop alone, measured in the same rounds.
    */
   readonly relaySocket?: string;
+  /** Another build of the daemon in front of `directSocket`, measured in the same rounds. */
+  readonly baselineSocket?: string;
   /** Measured rounds per side (after `warmupRounds`). */
   readonly rounds?: number;
   readonly warmupRounds?: number;
@@ -65,6 +72,8 @@ export interface ContainerdBenchResult extends AddedTime {
   readonly proxiedCreateStartP90Ms: number;
   /** The bare relay, when measured: the floor any proxy in front of this runtime pays here. */
   readonly relayOnly: AddedTime | null;
+  /** The baseline daemon, when measured. */
+  readonly baseline: AddedTime | null;
   /** A second direct client against the first: differences that are the machine's noise alone. */
   readonly noise: AddedTime;
   readonly targetAddedPercent: number;
@@ -115,6 +124,7 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
     ['direct-again', context.directSocket],
     ['proxied', context.proxiedSocket],
     ...(context.relaySocket === undefined ? [] : [['relay', context.relaySocket] as [string, string]]),
+    ...(context.baselineSocket === undefined ? [] : [['baseline', context.baselineSocket] as [string, string]]),
   ];
   const sides: Side[] = sockets.map(([name, socket]) => ({ name, client: new CriTestClient(socket, repoRoot), createMs: [], startMs: [], pod: null }));
   try {
@@ -146,7 +156,10 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
     }
     await removeCgroupTree(cgroupRoot);
   }
-  const [direct, directAgain, proxied, relay] = sides as [Side, Side, Side, Side | undefined];
+  const [direct, directAgain, proxied] = sides as [Side, Side, Side];
+  const named = (name: string): Side | undefined => sides.find((side) => side.name === name);
+  const relay = named('relay');
+  const baseline = named('baseline');
   const added = addedOver(direct, proxied);
   return {
     rounds,
@@ -156,6 +169,7 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
     directCreateStartP90Ms: round(percentile(createStartMs(direct), 0.9), 2),
     proxiedCreateStartP90Ms: round(percentile(createStartMs(proxied), 0.9), 2),
     relayOnly: relay === undefined ? null : addedOver(direct, relay),
+    baseline: baseline === undefined ? null : addedOver(direct, baseline),
     noise: addedOver(direct, directAgain),
     targetAddedPercent,
     meetsTarget: added.addedPercent <= targetAddedPercent,
@@ -182,15 +196,32 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ benchmark: 'proxy-containerd', skipped }));
     return;
   }
-  const roundsArg = process.argv.indexOf('--rounds');
-  const rounds = roundsArg >= 0 ? Number(process.argv[roundsArg + 1]) : 30;
+  const option = (name: string): string | undefined => {
+    const index = process.argv.indexOf(name);
+    return index >= 0 ? process.argv[index + 1] : undefined;
+  };
+  const rounds = Number(option('--rounds') ?? 30);
+  const baselineDir = option('--baseline');
+  const baselineCli = baselineDir === undefined ? undefined : resolve(baselineDir, 'dist', 'cli.js');
+  if (baselineCli !== undefined && !existsSync(baselineCli)) throw new Error(`--baseline: ${baselineCli} is missing; build that checkout first (npm install, or npm run build)`);
   const dir = await mkdtemp(join(tmpdir(), 'bench-proxy-containerd-'));
   const runtime = await startProxiedRuntime({ repoRoot });
   let relay: Child | null = null;
+  let baseline: DaemonProcess | null = null;
   try {
     const relaySocket = join(dir, 'relay.sock');
     relay = await startChild(await compileChild(dir), ['relay', relaySocket, runtime.sandbox.socket]);
-    const result = await benchContainerd({ directSocket: runtime.sandbox.socket, proxiedSocket: runtime.daemon.socket, relaySocket, rounds });
+    if (baselineCli !== undefined) {
+      await mkdir(join(dir, 'baseline'));
+      baseline = await startDaemon({ runtimeEndpoint: runtime.sandbox.socket, dir: join(dir, 'baseline'), policyFile: join(repoRoot, demoPolicyPath), cli: baselineCli });
+    }
+    const result = await benchContainerd({
+      directSocket: runtime.sandbox.socket,
+      proxiedSocket: runtime.daemon.socket,
+      relaySocket,
+      ...(baseline === null ? {} : { baselineSocket: baseline.socket }),
+      rounds,
+    });
     const relayOnly = result.relayOnly;
     console.log(
       `create+start of a Burstable container, ${result.rounds} rounds each: direct p50 ${result.directCreateStartP50Ms} ms, ` +
@@ -206,6 +237,13 @@ async function main(): Promise<void> {
     console.log(
       `time inside the daemon, its own measure (p50): create ${inDaemon.createP50Ms} ms, start ${inDaemon.startP50Ms} ms = ${inDaemon.percentOfDirect}% of direct create+start`,
     );
+    const baselineInDaemon = baseline === null ? null : await timeInDaemon(baseline.controlSocket, result.directCreateStartP50Ms);
+    if (result.baseline !== null && baselineInDaemon !== null) {
+      console.log(
+        `the baseline daemon (${baselineCli}) in the same rounds: added ${result.baseline.addedP50Ms} ms = ${result.baseline.addedPercent}% ${interval(result.baseline)}; ` +
+          `inside it: create ${baselineInDaemon.createP50Ms} ms, start ${baselineInDaemon.startP50Ms} ms = ${baselineInDaemon.percentOfDirect}%`,
+      );
+    }
     console.log(
       JSON.stringify({
         benchmark: 'proxy-containerd',
@@ -215,10 +253,12 @@ async function main(): Promise<void> {
         loadAverage1m: round(loadavg()[0] ?? 0, 1),
         ...result,
         inDaemon,
+        baseline: result.baseline === null ? null : { cli: baselineCli, ...result.baseline, inDaemon: baselineInDaemon },
         meetsTarget: result.meetsTarget && inDaemon.percentOfDirect <= targetAddedPercent,
       }),
     );
   } finally {
+    if (baseline !== null && (await baseline.terminate()) === null) await baseline.kill();
     await relay?.stop();
     await runtime.destroy();
     await rm(dir, { recursive: true, force: true });

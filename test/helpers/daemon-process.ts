@@ -21,10 +21,10 @@ const sourceCliPath = fileURLToPath(new URL('../../src/cli.ts', import.meta.url)
 const fromSource = import.meta.url.endsWith('.ts');
 const cliPath = !fromSource ? compiledCliPath : existsSync(builtCliPath) ? builtCliPath : sourceCliPath;
 
-/** node arguments that run the CLI's `main` with the given arguments. */
-function formatCliArgs(args: readonly string[]): string[] {
-  const entry = `import { main } from ${JSON.stringify(cliPath)}; process.exitCode = await main(process.argv.slice(1));`;
-  return [...(cliPath === sourceCliPath ? ['--import=tsx'] : []), '--enable-source-maps', '--input-type=module', '-e', entry, ...args];
+/** node arguments that run the CLI's `main` (this build's, or `cli`) with the given arguments. */
+function formatCliArgs(args: readonly string[], cli = cliPath): string[] {
+  const entry = `import { main } from ${JSON.stringify(cli)}; process.exitCode = await main(process.argv.slice(1));`;
+  return [...(cli === sourceCliPath ? ['--import=tsx'] : []), '--enable-source-maps', '--input-type=module', '-e', entry, ...args];
 }
 
 /** Runs one CLI command (`status`, `explain`, ...) to completion. */
@@ -61,6 +61,8 @@ export interface DaemonOptions {
   /** The sysfs root the topology is read from (default: the machine's). */
   readonly sysfs?: string;
   readonly readyTimeoutMs?: number;
+  /** Another build's compiled CLI (its dist/cli.js) to run instead of this one's: a benchmark's baseline. */
+  readonly cli?: string;
 }
 
 export interface DaemonProcess {
@@ -106,7 +108,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonProcess
     options.sysfs ?? '/sys',
     ...(options.policyFile === undefined ? [] : ['--policy', options.policyFile]),
   ];
-  const child = spawn(process.execPath, formatCliArgs(args), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, formatCliArgs(args, options.cli), { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: DaemonLogLine[] = [];
   const waiters = new Set<{ match: (line: DaemonLogLine) => boolean; resolve: (line: DaemonLogLine) => void }>();
   let stderr = '';
