@@ -12,7 +12,8 @@
         "native/perf_counters.cc",
         "native/page_migration.cc",
         "native/numa_bpf.cc",
-        "native/durable_file.cc"
+        "native/durable_file.cc",
+        "native/file_lock.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -1,5 +1,5 @@
 // The addon's JavaScript surface: argument checks and async work only. The mechanisms live in
-// perf_counters.cc, numa_bpf.cc, page_migration.cc and durable_file.cc; src/monitor/addon.ts types this surface.
+// perf_counters.cc, numa_bpf.cc, page_migration.cc, durable_file.cc and file_lock.cc; src/monitor/addon.ts types this surface.
 #include <napi.h>
 #include <unistd.h>
 
@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "durable_file.h"
+#include "file_lock.h"
 #include "errno_name.h"
 #include "numa_bpf.h"
 #include "page_migration.h"
@@ -504,6 +505,30 @@ Napi::Value ReplaceFileDurably(const Napi::CallbackInfo& info) {
       });
 }
 
+// ---- file lock ----
+
+// lockFileExclusive(path) -> fd: the lock is held until unlockFile(fd) or the process ends. The
+// error has `code` and `syscall` as node:fs errors do, and `holder` (the holder's pid) when
+// another process has it (code EAGAIN).
+Napi::Value LockFileExclusive(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require(info.Length() >= 1 && info[0].IsString(), env, "lockFileExclusive(path)");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  const filelock::LockResult result = filelock::lockExclusive(path);
+  if (result.fd >= 0) return Napi::Number::New(env, result.fd);
+  Napi::Error error = errorWithCode(env, result.step + " " + path + ": " + migration::errnoText(result.error), errnoName(result.error));
+  error.Set("errno", Napi::Number::New(env, result.error));
+  error.Set("syscall", Napi::String::New(env, result.step));
+  if (!result.holder.empty()) error.Set("holder", Napi::String::New(env, result.holder));
+  throw error;
+}
+
+Napi::Value UnlockFile(const Napi::CallbackInfo& info) {
+  require(info.Length() >= 1 && info[0].IsNumber(), info.Env(), "unlockFile(fd)");
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CounterGroup::Define(env, exports);
   NumaPrograms::Define(env, exports);
@@ -519,6 +544,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("migratePages", Napi::Function::New(env, MigratePages));
   exports.Set("probeMovePages", Napi::Function::New(env, ProbeMovePages));
   exports.Set("replaceFileDurably", Napi::Function::New(env, ReplaceFileDurably));
+  exports.Set("lockFileExclusive", Napi::Function::New(env, LockFileExclusive));
+  exports.Set("unlockFile", Napi::Function::New(env, UnlockFile));
   exports.Set("emptyRoundTrip", Napi::Function::New(env, EmptyRoundTrip));
   exports.Set("pageSizeBytes", Napi::Number::New(env, static_cast<double>(sysconf(_SC_PAGESIZE))));
   return exports;

@@ -1,10 +1,12 @@
 // The daemon: the one place where real implementations are wired together. Start order: policy,
-// topology, checkpoint, runtime + reconcile, control socket, then the relay kubelet talks to (so
-// no call is decided on before the state matches the runtime). Signals: SIGTERM/SIGINT stop
+// topology, the state directory's lock, checkpoint, runtime + reconcile, control socket, then
+// the relay kubelet talks to (so no call is decided on before the state matches the runtime),
+// and the lock is given up once stopped. Signals: SIGTERM/SIGINT stop
 // (stop accepting, finish calls in flight, checkpoint, exit 0); SIGHUP or a changed policy file
 // reloads (an invalid file keeps the policy in force and logs its errors with line numbers).
 import { formatPolicyErrors, loadPolicyFile } from './config/load.js';
 import { defaultPolicy } from './config/defaults.js';
+import type { Policy } from './config/types.js';
 import { applyPolicyOverrides, type PolicyOverrides } from './config/overrides.js';
 import { reloadPolicy, restartOnlyKeys, watchPolicyFile } from './config/reload.js';
 import { createControlHandler } from './control/handler.js';
@@ -21,8 +23,10 @@ import { CpusetApplier } from './state/apply-updates.js';
 import { checkpointFileName, chooseFileReplacer, historyFileName, openCheckpointFile } from './state/checkpoint-file.js';
 import { bindPlacementEngine } from './state/engine.js';
 import { reconcileWithRuntime, type ReconcileDeps, type ReconcileSummary } from './state/reconcile.js';
+import { lockStateDir } from './state/state-lock.js';
 import { openStore } from './state/store.js';
 import { discoverTopology } from './topology/discover.js';
+import type { Topology } from './topology/types.js';
 
 export interface DaemonOptions {
   readonly policyFile: string | null;
@@ -111,6 +115,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
   } catch (error) {
     return startFailure(`cannot read the CPU topology from ${options.sysfsRoot}: ${(error as Error).message}`, log);
   }
+  const lock = await lockStateDir(policy.stateDir);
+  if (!lock.ok) return startFailure(lock.message, log);
+  if (lock.unlockedReason !== undefined) log.warn({ reason: lock.unlockedReason }, 'the native addon did not load: the state directory is not locked against a second daemon');
+  const daemon = await startOnLockedState(options, policy, log, topology);
+  if (typeof daemon === 'number') {
+    lock.release();
+    return daemon;
+  }
+  return { ...daemon, stop: (reason) => daemon.stop(reason).finally(() => lock.release()) };
+}
+
+/** The rest of start-up, once the state directory is this daemon's alone. */
+async function startOnLockedState(options: DaemonOptions, initialPolicy: Policy, log: Logger, topology: Topology): Promise<Daemon | number> {
+  let policy = initialPolicy;
   const replacer = chooseFileReplacer();
   if (replacer.fallbackReason !== undefined) {
     log.warn({ reason: replacer.fallbackReason }, 'the native addon did not load: checkpoint writes go through node:fs step by step, which adds latency to every create');

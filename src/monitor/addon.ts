@@ -120,6 +120,13 @@ export interface NativeAddon {
    * error carries `code` (the errno's name) and `syscall` (the step).
    */
   replaceFileDurably(path: string, sparePath: string, bytes: Buffer, mode: number): Promise<void>;
+  /**
+   * Opens `path` (0600 when created) and takes an exclusive flock on it without waiting; writes
+   * this process's pid into it. The descriptor holds the lock until unlockFile or the process
+   * ends. When another process holds it, the error's `code` is EAGAIN and `holder` its pid.
+   */
+  lockFileExclusive(path: string): number;
+  unlockFile(fd: number): void;
   readonly pageSizeBytes: number;
 }
 

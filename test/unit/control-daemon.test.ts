@@ -113,10 +113,15 @@ t.test('start-up failures exit 1 and say what to do', async (t) => {
   const backend = await startNoopBackend(options.overrides.runtimeEndpoint!);
   t.teardown(() => backend.close());
   rmSync(stateDir, { recursive: true });
-  writeFileSync(stateDir, 'a file where the state directory goes');
+  mkdirSync(join(stateDir, 'state.json', 'inner'), { recursive: true });
   const unwritable = await capturingStderr(() => startDaemon({ ...options, rebuildState: true }));
   t.equal(unwritable.result, 1);
-  t.match(unwritable.stderr, /reconciling with the runtime failed: .*(EEXIST|ENOTDIR)/);
+  t.match(unwritable.stderr, /reconciling with the runtime failed: rename .*state\.json: Is a directory/);
+  rmSync(stateDir, { recursive: true });
+  writeFileSync(stateDir, 'a file where the state directory goes');
+  const noStateDir = await capturingStderr(() => startDaemon({ ...options, rebuildState: true }));
+  t.equal(noStateDir.result, 1);
+  t.match(noStateDir.stderr, /cannot lock the state directory .*(EEXIST|ENOTDIR)/);
   rmSync(stateDir);
 
   // A path that is not a socket where the control socket goes: nothing is left listening.
@@ -125,6 +130,29 @@ t.test('start-up failures exit 1 and say what to do', async (t) => {
   t.equal(blocked.result, 1);
   t.match(blocked.stderr, /control\.sock exists and is not a socket: remove it, or pass --control-socket/);
   t.notOk(existsSync(options.overrides.listen!));
+});
+
+t.test('a second daemon on the same state directory stops before it reads or writes it', async (t) => {
+  const setup = setUp(t);
+  const backend = await startNoopBackend(setup.options.overrides.runtimeEndpoint!);
+  t.teardown(() => backend.close());
+  const first = await startDaemon(setup.options);
+  if (typeof first === 'number') return t.fail(`started (exit ${first})`);
+  const stateDir = setup.options.overrides.stateDir!;
+  const checkpoint = readFileSync(join(stateDir, 'state.json'), 'utf8');
+  const own = (name: string): DaemonOptions => ({
+    ...setup.options,
+    overrides: { ...setup.options.overrides, listen: join(setup.dir, `${name}.sock`), controlSocket: join(setup.dir, `${name}-control.sock`) },
+  });
+  const second = await capturingStderr(() => startDaemon({ ...own('second'), rebuildState: true }));
+  t.equal(second.result, 1);
+  t.match(second.stderr, `another process (pid ${process.pid}) holds the state directory ${stateDir}`);
+  t.equal(readFileSync(join(stateDir, 'state.json'), 'utf8'), checkpoint, 'the checkpoint untouched, even with --rebuild-state');
+  t.notOk(existsSync(join(setup.dir, 'second.sock')));
+  t.equal(await first.stop('test'), 0);
+  const third = await startDaemon(own('third'));
+  if (typeof third === 'number') return t.fail(`a daemon starts once the first has stopped (exit ${third})`);
+  t.equal(await third.stop('test'), 0);
 });
 
 t.test('run: SIGTERM stops the daemon with exit 0; SIGHUP reloads', async (t) => {

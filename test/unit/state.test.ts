@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { pendingKey, withAdmission, withBinding, withMoves, withPod, withRelease
 import { canonicalJson, checksumOf, formatCheckpoint, formatHistory, parseCheckpoint, parseHistory } from '../../src/state/codec.js';
 import { Mutex } from '../../src/state/mutex.js';
 import { withReleases } from '../../src/state/releases.js';
+import { lockStateDir } from '../../src/state/state-lock.js';
 import { openStore } from '../../src/state/store.js';
 import { emptySnapshot, historyLimit, historyPerContainerLimit, type StateSnapshot } from '../../src/state/types.js';
 import { validateSnapshot } from '../../src/state/validate.js';
@@ -343,6 +344,43 @@ t.test("the addon overwrites whatever its spare holds: torn, longer, another mod
   await t.rejects(file.write('three\n'), { code: 'ELOOP', syscall: 'open' });
   t.equal(readFileSync(join(dir, 'elsewhere'), 'utf8'), 'keep', 'a link in its place is not followed');
   t.equal(await file.read(), 'two\n', 'the checkpoint is untouched by the failed writes');
+});
+
+t.test('the state directory is locked: another holder is refused with its pid until it lets go or dies', async (t) => {
+  const dir = join(tempDir(t), 'state');
+  const first = await lockStateDir(dir, () => addon);
+  if (!first.ok) return t.fail(first.message);
+  t.equal(first.unlockedReason, undefined);
+  t.equal(statSync(dir).mode & 0o777, 0o700, 'the directory made as the checkpoint wants it');
+  t.equal(readFileSync(join(dir, 'lock'), 'utf8'), `${process.pid}\n`);
+  t.match(await lockStateDir(dir, () => addon), { ok: false, message: `another process (pid ${process.pid}) holds the state directory ${dir}` });
+  first.release();
+  first.release();
+  const again = await lockStateDir(dir, () => addon);
+  t.ok(again.ok, 'free once released');
+  if (again.ok) again.release();
+
+  const addonPath = join(process.cwd(), 'build', 'Release', 'cri_rebalancer.node');
+  const holder = spawn(process.execPath, ['-e', `require(${JSON.stringify(addonPath)}).lockFileExclusive(${JSON.stringify(join(dir, 'lock'))}); console.log('held'); setInterval(() => {}, 1000);`]);
+  await new Promise((resolve) => holder.stdout.once('data', resolve));
+  t.match(await lockStateDir(dir, () => addon), { ok: false, message: `another process (pid ${holder.pid}) holds` });
+  holder.kill('SIGKILL');
+  await new Promise((resolve) => holder.once('exit', resolve));
+  const afterCrash = await lockStateDir(dir, () => addon);
+  t.ok(afterCrash.ok, 'a holder killed with SIGKILL leaves no stale lock');
+  if (afterCrash.ok) afterCrash.release();
+});
+
+t.test('the state lock: without the addon it is not taken, and says why; a directory that cannot be made is an error', async (t) => {
+  const dir = tempDir(t);
+  t.match(
+    await lockStateDir(join(dir, 'state'), () => {
+      throw new Error('the native addon is not built');
+    }),
+    { ok: true, unlockedReason: 'the native addon is not built' },
+  );
+  writeFileSync(join(dir, 'file'), '');
+  t.match(await lockStateDir(join(dir, 'file'), () => addon), { ok: false, message: /cannot lock the state directory .*file.*(EEXIST|ENOTDIR)/u });
 });
 
 t.test('the store checkpoints before it changes, and loads what it wrote', async (t) => {
