@@ -18,8 +18,8 @@ struct ReplaceResult {
 // in one rename (RENAME_EXCHANGE): `path` then holds `bytes`, and `sparePath` the old content,
 // ready to be overwritten by the next write. Overwriting blocks the file already has and keeping
 // its size leave fdatasync no metadata to commit, and the exchange frees no inode: together
-// about 0.35 ms less per write than a new temp file renamed over the old one (measured on ext4
-// in a VM: 0.53 against 0.88 ms). Where `path` is missing or not a regular file, or the
+// about a quarter less per write than a new temp file renamed over the old one (`npm run
+// bench:checkpoint` compares the two). Where `path` is missing or not a regular file, or the
 // filesystem cannot exchange, it is a plain rename. On failure the temp file is removed and
 // `path` stays as it was.
 ReplaceResult replaceFile(const std::string& path, const std::string& sparePath, const std::string& bytes, unsigned mode);

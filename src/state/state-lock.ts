@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAddon, type NativeAddon } from '../monitor/addon.js';
 
-export const lockFileName = 'lock';
+const lockFileName = 'lock';
 
 type LockingAddon = Pick<NativeAddon, 'lockFileExclusive' | 'unlockFile'>;
 
