@@ -20,7 +20,7 @@ import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from './log.js';
 import { CallTimeRecorder } from './metrics/call-times.js';
 import { CpusetApplier } from './state/apply-updates.js';
-import { checkpointFileName, chooseFileReplacer, historyFileName, openCheckpointFile } from './state/checkpoint-file.js';
+import { checkpointFileName, chooseFileReplacer, historyFileName, openCheckpointFile, removeStaleTempFiles } from './state/checkpoint-file.js';
 import { bindPlacementEngine } from './state/engine.js';
 import { reconcileWithRuntime, type ReconcileDeps, type ReconcileSummary } from './state/reconcile.js';
 import { lockStateDir } from './state/state-lock.js';
@@ -133,6 +133,8 @@ async function startOnLockedState(options: DaemonOptions, initialPolicy: Policy,
   if (replacer.fallbackReason !== undefined) {
     log.warn({ reason: replacer.fallbackReason }, 'the native addon did not load: checkpoint writes go through node:fs step by step, which adds latency to every create');
   }
+  const stale = await removeStaleTempFiles(policy.stateDir);
+  if (stale.length > 0) log.info({ removed: stale }, 'removed temp files of checkpoint writes that a crash interrupted');
   const opened = await openStore(openCheckpointFile(policy.stateDir, checkpointFileName, replacer.replace), topology, {
     rebuild: options.rebuildState,
     historyFile: openCheckpointFile(policy.stateDir, historyFileName, replacer.replace),

@@ -8,7 +8,7 @@
 // survive a power loss, and a power loss also ends every container, so the checkpoint before it
 // is just as good: reconcile at start releases what exited and adopts what runs. A crash of the
 // daemon alone keeps every rename (the kernel has it).
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { loadAddon, type NativeAddon } from '../monitor/addon.js';
 
@@ -52,6 +52,33 @@ export const replaceFileStepwise: ReplaceFile = async (path, bytes, mode) => {
     throw error;
   }
 };
+
+/** A temp file of replaceFileStepwise, with its writer's pid. */
+const stepwiseTempFile = /^\..+\.(\d+)\.\d+\.tmp$/u;
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp files node:fs writes left in `dir` when their writer died between creating and
+ * renaming one (a running writer's are kept); returns their names. A directory that cannot be
+ * read has none to remove: reading the checkpoint reports why.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => []);
+  const stale = names.filter((name) => {
+    const match = stepwiseTempFile.exec(name);
+    return match !== null && !isRunning(Number(match[1]));
+  });
+  await Promise.all(stale.map((name) => unlink(join(dir, name)).catch(() => undefined)));
+  return stale;
+}
 
 /** The temp file the addon keeps beside `path`, holding the content before the last write. */
 export function sparePathOf(path: string): string {

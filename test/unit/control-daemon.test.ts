@@ -1,6 +1,7 @@
 // The daemon wired together in-process, in front of the no-op CRI backend: start order, the ready
 // line, status over the control socket, reloads, stop with a final checkpoint, and every start-up
 // failure with its message. Everything lives in a temp dir; nothing needs root.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +131,23 @@ t.test('start-up failures exit 1 and say what to do', async (t) => {
   t.equal(blocked.result, 1);
   t.match(blocked.stderr, /control\.sock exists and is not a socket: remove it, or pass --control-socket/);
   t.notOk(existsSync(options.overrides.listen!));
+});
+
+t.test('start-up removes the temp file of a checkpoint write that a crash interrupted', async (t) => {
+  const setup = setUp(t);
+  const backend = await startNoopBackend(setup.options.overrides.runtimeEndpoint!);
+  t.teardown(() => backend.close());
+  const exited = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => exited.once('exit', resolve));
+  const stateDir = setup.options.overrides.stateDir!;
+  const leftover = `.state.json.${exited.pid}.7.tmp`;
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(join(stateDir, leftover), '{"half": ');
+  const daemon = await startDaemon(setup.options);
+  if (typeof daemon === 'number') return t.fail(`started (exit ${daemon})`);
+  t.notOk(existsSync(join(stateDir, leftover)));
+  t.match(setup.lines.find((line) => line.msg.startsWith('removed temp files')), { removed: [leftover] });
+  t.equal(await daemon.stop('test'), 0);
 });
 
 t.test('a second daemon on the same state directory stops before it reads or writes it', async (t) => {

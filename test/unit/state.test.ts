@@ -10,7 +10,7 @@ import { defaultPolicy } from '../../src/config/defaults.js';
 import { AllocationMap } from '../../src/placement/allocation-map.js';
 import type { Allocation, ContainerRequest } from '../../src/placement/types.js';
 import type { NativeAddon } from '../../src/monitor/addon.js';
-import { historyFileName, openCheckpointFile, replaceFileStepwise, replaceThroughSpare, type CheckpointFile, type ReplaceFile } from '../../src/state/checkpoint-file.js';
+import { historyFileName, openCheckpointFile, removeStaleTempFiles, replaceFileStepwise, replaceThroughSpare, type CheckpointFile, type ReplaceFile } from '../../src/state/checkpoint-file.js';
 import { bindPlacementEngine } from '../../src/state/engine.js';
 import { pendingKey, withAdmission, withBinding, withMoves, withPod, withRelease, withoutPod } from '../../src/state/changes.js';
 import { canonicalJson, checksumOf, formatCheckpoint, formatHistory, parseCheckpoint, parseHistory } from '../../src/state/codec.js';
@@ -344,6 +344,19 @@ t.test("the addon overwrites whatever its spare holds: torn, longer, another mod
   await t.rejects(file.write('three\n'), { code: 'ELOOP', syscall: 'open' });
   t.equal(readFileSync(join(dir, 'elsewhere'), 'utf8'), 'keep', 'a link in its place is not followed');
   t.equal(await file.read(), 'two\n', 'the checkpoint is untouched by the failed writes');
+});
+
+t.test("temp files of node:fs writes whose writer died are removed at start; a running writer's and other files are kept", async (t) => {
+  const dir = tempDir(t);
+  const exited = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => exited.once('exit', resolve));
+  const gone = `.state.json.${exited.pid}.3.tmp`;
+  const goneHistory = `.history.json.${exited.pid}.4.tmp`;
+  const running = `.state.json.${process.pid}.1.tmp`;
+  for (const name of [gone, goneHistory, running, '.state.json.spare', 'state.json', 'lock', 'notes.tmp']) writeFileSync(join(dir, name), '');
+  t.same((await removeStaleTempFiles(dir)).sort(), [goneHistory, gone].sort());
+  t.same(readdirSync(dir).sort(), [running, '.state.json.spare', 'lock', 'notes.tmp', 'state.json'].sort());
+  t.same(await removeStaleTempFiles(join(dir, 'missing')), [], 'no directory yet: nothing to remove');
 });
 
 t.test('the state directory is locked: another holder is refused with its pid until it lets go or dies', async (t) => {
