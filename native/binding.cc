@@ -480,7 +480,16 @@ Napi::Value EmptyRoundTrip(const Napi::CallbackInfo& info) {
       info.Env(), []() { return 0; }, [](Napi::Env env, int&) -> Napi::Value { return env.Undefined(); });
 }
 
-// ---- durable file ----
+// ---- durable file, file lock ----
+
+// The error of a failed file step, as node:fs makes them: `code` (the errno's name), `errno`,
+// `syscall` (the step).
+Napi::Error fileStepError(Napi::Env env, const std::string& step, const std::string& target, int error) {
+  Napi::Error result = errorWithCode(env, step + " " + target + ": " + migration::errnoText(error), errnoName(error));
+  result.Set("errno", Napi::Number::New(env, error));
+  result.Set("syscall", Napi::String::New(env, step));
+  return result;
+}
 
 // replaceFileDurably(path, sparePath, bytes: Buffer, mode) -> Promise<void>; the error has the
 // errno name as `code` and the failed step as `syscall`, as node:fs errors do.
@@ -494,18 +503,12 @@ Napi::Value ReplaceFileDurably(const Napi::CallbackInfo& info) {
   std::string bytes(buffer.Data(), buffer.Length());
   const unsigned mode = info[3].As<Napi::Number>().Uint32Value();
   return PromiseWorker<durable::ReplaceResult>::Start(
-      env, [path, sparePath, bytes, mode]() { return durable::replaceFile(path, sparePath, bytes, mode); },
+      env, [path, sparePath, bytes = std::move(bytes), mode]() mutable { return durable::replaceFile(path, sparePath, std::move(bytes), mode); },
       [path, sparePath](Napi::Env env, durable::ReplaceResult& result) -> Napi::Value {
         if (result.error == 0) return env.Undefined();
-        const std::string target = result.step == "rename" ? sparePath + " to " + path : sparePath;
-        Napi::Error error = errorWithCode(env, result.step + " " + target + ": " + migration::errnoText(result.error), errnoName(result.error));
-        error.Set("errno", Napi::Number::New(env, result.error));
-        error.Set("syscall", Napi::String::New(env, result.step));
-        throw error;
+        throw fileStepError(env, result.step, result.step == "rename" ? sparePath + " to " + path : sparePath, result.error);
       });
 }
-
-// ---- file lock ----
 
 // lockFileExclusive(path) -> fd: the lock is held until unlockFile(fd) or the process ends. The
 // error has `code` and `syscall` as node:fs errors do, and `holder` (the holder's pid) when
@@ -516,9 +519,7 @@ Napi::Value LockFileExclusive(const Napi::CallbackInfo& info) {
   const std::string path = info[0].As<Napi::String>().Utf8Value();
   const filelock::LockResult result = filelock::lockExclusive(path);
   if (result.fd >= 0) return Napi::Number::New(env, result.fd);
-  Napi::Error error = errorWithCode(env, result.step + " " + path + ": " + migration::errnoText(result.error), errnoName(result.error));
-  error.Set("errno", Napi::Number::New(env, result.error));
-  error.Set("syscall", Napi::String::New(env, result.step));
+  Napi::Error error = fileStepError(env, result.step, path, result.error);
   if (!result.holder.empty()) error.Set("holder", Napi::String::New(env, result.holder));
   throw error;
 }

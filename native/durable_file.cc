@@ -46,7 +46,7 @@ int swapIntoPlace(const std::string& sparePath, const std::string& path) {
 
 }  // namespace
 
-ReplaceResult replaceFile(const std::string& path, const std::string& sparePath, const std::string& bytes, unsigned mode) {
+ReplaceResult replaceFile(const std::string& path, const std::string& sparePath, std::string bytes, unsigned mode) {
   // O_NONBLOCK: something other than a file in the spare's place fails at fstat, not hangs here.
   const int fd = open(sparePath.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
   if (fd < 0) return ReplaceResult{errno, "open"};  // nothing was created
@@ -59,10 +59,9 @@ ReplaceResult replaceFile(const std::string& path, const std::string& sparePath,
   if (!S_ISREG(spare.st_mode)) return fail("fstat", EINVAL);
   if ((spare.st_mode & 07777) != mode && fchmod(fd, mode) != 0) return fail("fchmod", errno);
   const size_t current = static_cast<size_t>(spare.st_size);
-  std::string padded(bytes);
-  padded.resize(paddedSize(bytes.size(), current), ' ');
-  if (!writeAll(fd, padded)) return fail("write", errno);
-  if (padded.size() < current && ftruncate(fd, static_cast<off_t>(padded.size())) != 0) return fail("ftruncate", errno);
+  bytes.resize(paddedSize(bytes.size(), current), ' ');
+  if (!writeAll(fd, bytes)) return fail("write", errno);
+  if (bytes.size() < current && ftruncate(fd, static_cast<off_t>(bytes.size())) != 0) return fail("ftruncate", errno);
   if (fdatasync(fd) != 0) return fail("fdatasync", errno);
   if (close(fd) != 0) return failed("close", errno, sparePath);
   const int error = swapIntoPlace(sparePath, path);

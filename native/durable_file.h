@@ -22,7 +22,7 @@ struct ReplaceResult {
 // bench:checkpoint` compares the two). Where `path` is missing or not a regular file, or the
 // filesystem cannot exchange, it is a plain rename. On failure the temp file is removed and
 // `path` stays as it was.
-ReplaceResult replaceFile(const std::string& path, const std::string& sparePath, const std::string& bytes, unsigned mode);
+ReplaceResult replaceFile(const std::string& path, const std::string& sparePath, std::string bytes, unsigned mode);
 
 }  // namespace durable
 
