@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withAdmission, withPod } from '../src/state/changes.js';
 import { loadAddon, type NativeAddon } from '../src/monitor/addon.js';
-import { chooseFileReplacer, replaceFileStepwise, replaceThroughSpare } from '../src/state/checkpoint-file.js';
+import { replaceFileStepwise, replaceThroughSpare } from '../src/state/checkpoint-file.js';
 import { canonicalJson, checkpointKind, checkpointVersion, checksumOf, formatCheckpoint } from '../src/state/codec.js';
 import { emptySnapshot, type StateSnapshot } from '../src/state/types.js';
 import { daemonParts } from '../test/helpers/daemon-fakes.js';
@@ -106,16 +106,24 @@ async function measure(count: number, dir: string, addon: NativeAddon) {
   };
 }
 
-const replacer = chooseFileReplacer();
-if (replacer.fallbackReason !== undefined) {
-  console.log(JSON.stringify({ benchmark: 'checkpoint', skipped: replacer.fallbackReason }));
+function addonOrReason(): NativeAddon | string {
+  try {
+    return loadAddon();
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+const addon = addonOrReason();
+if (typeof addon === 'string') {
+  console.log(JSON.stringify({ benchmark: 'checkpoint', skipped: addon }));
 } else {
   // A disk directory: /tmp may be a tmpfs, where a flush costs nothing.
   const dir = await mkdtemp(join('/var/tmp', 'cri-rebalancer-bench-checkpoint-'));
   try {
     const results = [];
     for (const count of containerCounts) {
-      const result = await measure(count, dir, loadAddon());
+      const result = await measure(count, dir, addon);
       const { addonThroughSpare, addonNewTempFile, nodeFsStepwise } = result.writeMs;
       console.log(
         `${count} containers (${result.checkpointBytes} bytes): format ${result.formatMs.cachedRecords} ms (every record walked: ${result.formatMs.walkingEveryRecord} ms); ` +

@@ -42,10 +42,16 @@ function setUp(t: { teardown(fn: () => void | Promise<void>): void }) {
   return { dir, policyFile, options, ...sink };
 }
 
-t.test('the daemon starts in order, serves status, reloads, and stops with a checkpoint', async (t) => {
+/** setUp with the no-op backend answering at the runtime endpoint. */
+async function setUpWithBackend(t: { teardown(fn: () => void | Promise<void>): void }) {
   const setup = setUp(t);
   const backend = await startNoopBackend(setup.options.overrides.runtimeEndpoint!);
   t.teardown(() => backend.close());
+  return { ...setup, backend };
+}
+
+t.test('the daemon starts in order, serves status, reloads, and stops with a checkpoint', async (t) => {
+  const setup = await setUpWithBackend(t);
   const started = await startDaemon(setup.options);
   if (typeof started === 'number') return t.fail(`started (exit ${started})`);
   const daemon: Daemon = started;
@@ -57,7 +63,7 @@ t.test('the daemon starts in order, serves status, reloads, and stops with a che
   const status = await requestControl(join(setup.dir, 'control.sock'), { command: 'status' });
   t.match(status, { ok: true });
   t.equal((status as { result: StatusReport }).result.cpus.length, 4);
-  await until(() => backend.calls.filter((call) => call.path.endsWith('/ListContainers')).length >= 3);
+  await until(() => setup.backend.calls.filter((call) => call.path.endsWith('/ListContainers')).length >= 3);
   t.pass('the light reconcile runs periodically');
 
   writeFileSync(setup.policyFile, 'logLevel: debug\nplacement:\n  onInsufficent: shared\n');
@@ -134,9 +140,7 @@ t.test('start-up failures exit 1 and say what to do', async (t) => {
 });
 
 t.test('start-up removes the temp file of a checkpoint write that a crash interrupted', async (t) => {
-  const setup = setUp(t);
-  const backend = await startNoopBackend(setup.options.overrides.runtimeEndpoint!);
-  t.teardown(() => backend.close());
+  const setup = await setUpWithBackend(t);
   const exited = spawn(process.execPath, ['-e', '']);
   await new Promise((resolve) => exited.once('exit', resolve));
   const stateDir = setup.options.overrides.stateDir!;
@@ -151,9 +155,7 @@ t.test('start-up removes the temp file of a checkpoint write that a crash interr
 });
 
 t.test('a second daemon on the same state directory stops before it reads or writes it', async (t) => {
-  const setup = setUp(t);
-  const backend = await startNoopBackend(setup.options.overrides.runtimeEndpoint!);
-  t.teardown(() => backend.close());
+  const setup = await setUpWithBackend(t);
   const first = await startDaemon(setup.options);
   if (typeof first === 'number') return t.fail(`started (exit ${first})`);
   const stateDir = setup.options.overrides.stateDir!;
@@ -174,9 +176,7 @@ t.test('a second daemon on the same state directory stops before it reads or wri
 });
 
 t.test('run: SIGTERM stops the daemon with exit 0; SIGHUP reloads', async (t) => {
-  const setup = setUp(t);
-  const backend = await startNoopBackend(setup.options.overrides.runtimeEndpoint!);
-  t.teardown(() => backend.close());
+  const setup = await setUpWithBackend(t);
   const hangUpListeners = process.listenerCount('SIGHUP');
   const running = runDaemon(setup.options);
   await until(() => setup.lines.some((line) => line.msg === 'ready'));
