@@ -1,14 +1,21 @@
 // One kubelet connection, relayed frame by frame to a runtime connection of its own. Frames pass as
-// they came (DATA, SETTINGS, PING, WINDOW_UPDATE) except:
+// they came (DATA, SETTINGS, WINDOW_UPDATE) except:
+// - PINGs are answered by the relay on each side, as HTTP/2 makes them (of one connection, not of
+//   the path): a runtime's BDP ping on every call (grpc-go sends one with each request's data)
+//   would otherwise wake kubelet and the relay twice more while the runtime works, and kubelet's
+//   keepalive asks whether its own connection is alive;
 // - header blocks are decoded on arrival and re-encoded as plain literals, so the relay can end a
 //   call itself (a rejection, a deadline, a runtime gone) without upsetting either side's HPACK
 //   state, and learns each call's method and status on the way;
 // - an intercepted call is held until the daemon decides; then it opens at the runtime with the
 //   body the daemon chose, sent within the runtime's flow-control windows, or never reaches it.
 // Calls open at the runtime in the order they are forwarded, so a stream's id there may differ from
-// kubelet's (a rejected call takes none); frames are renumbered on the way. Flow control stays end
-// to end: what the relay drops is credited back to the sender, and what it adds to the runtime's
-// connection window is taken out of the runtime's next window update. When the runtime goes away,
+// kubelet's (a rejected call takes none); frames are renumbered on the way. Stream windows stay end
+// to end, and so does the connection window of the answers (what the relay drops is credited back
+// to the runtime). kubelet's connection window is the relay's own: kubelet gets back what the relay
+// passed on or dropped once half of it is used, so a call costs kubelet no window update while the
+// runtime works on it, and the relay never holds more of kubelet's bytes than that window. What the
+// relay sends the runtime stays within the runtime's connection window. When the runtime goes away,
 // its calls end UNAVAILABLE and kubelet's connection stays: the next call opens a new runtime
 // connection.
 import { connect, type Socket } from 'node:net';
@@ -105,7 +112,10 @@ interface Outgoing {
   readonly bytes: Buffer;
   /** Flow-controlled bytes (a DATA frame's payload), 0 for other frames. */
   readonly flowBytes: number;
-  /** The intercepted call whose stream window the bytes also need, or null. */
+  /**
+   * The intercepted call whose stream window the bytes also need (a body the relay made), or null
+   * (bytes kubelet sent, passed on as they came).
+   */
   readonly stream: Stream | null;
 }
 
@@ -153,12 +163,10 @@ export class RelayConnection {
   private prefaceBytes = 0;
   private lastStreamId = 0;
   private kubeletMaxFrameBytes = defaultMaxFrameBytes;
-  /**
-   * Connection window the relay owes kubelet: positive for bytes kubelet sent that no runtime got
-   * (credited at the next flush), negative for bytes the relay sent beyond kubelet's (taken out of
-   * the runtime's next window updates to kubelet).
-   */
-  private kubeletWindowOwed = 0;
+  /** What kubelet may still send on its connection: the window the relay gave it. */
+  private kubeletWindow = defaultWindowBytes;
+  /** kubelet's DATA bytes the relay passed on or dropped and has not given back yet. */
+  private kubeletCredit = 0;
   private kubeletHasServerSettings = false;
   private kubeletOut: Buffer[] = [];
   /** Calls opened at the runtime since the last flush: their time in the runtime starts at its write. */
@@ -275,8 +283,7 @@ export class RelayConnection {
         this.onKubeletSettings(frame);
         return;
       case FrameType.PING:
-        if (this.runtimeDown === null) this.toRuntime(this.runtime, frame.raw);
-        else if ((frame.flags & FrameFlag.ACK) === 0) this.fromRelay(formatFrame(FrameType.PING, FrameFlag.ACK, 0, frame.payload));
+        if (isPingRequest(frame)) this.fromRelay(pingAck(frame));
         return;
       case FrameType.PUSH_PROMISE:
         throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'a client may not send PUSH_PROMISE');
@@ -358,9 +365,10 @@ export class RelayConnection {
   private onRequestData(frame: Frame): void {
     const stream = this.streams.get(frame.streamId);
     const flowBytes = frame.payload.length;
+    this.kubeletWindow -= flowBytes;
     if (stream === undefined || stream.requestEnded) {
       if (frame.streamId > this.lastStreamId) throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `DATA on stream ${frame.streamId}, which was never opened`);
-      this.kubeletWindowOwed += flowBytes;
+      this.kubeletCredit += flowBytes;
       return;
     }
     const endStream = (frame.flags & FrameFlag.END_STREAM) !== 0;
@@ -376,7 +384,7 @@ export class RelayConnection {
     if (endStream) {
       stream.heldFlowBytes += flowBytes;
     } else if (flowBytes > 0) {
-      this.kubeletWindowOwed += flowBytes;
+      this.kubeletCredit += flowBytes;
       this.fromRelay(formatWindowUpdate(stream.id, flowBytes));
     }
     if (!stream.intercepted.appendRequest(unpaddedPayload(frame))) {
@@ -463,9 +471,8 @@ export class RelayConnection {
       const last = offset + maxFrame >= body.length;
       this.toRuntime(side, formatFrame(FrameType.DATA, last ? FrameFlag.END_STREAM : 0, stream.runtimeId, piece), piece.length, stream);
     }
-    // Every body byte was credited to kubelet as it came, but the last frame's: what the relay
-    // sends beyond that is taken out of the runtime's next window update to kubelet.
-    this.kubeletWindowOwed += stream.heldFlowBytes - body.length;
+    // Every body byte was credited to kubelet as it came, but the last frame's.
+    this.kubeletCredit += stream.heldFlowBytes;
     stream.heldFlowBytes = 0;
   }
 
@@ -505,7 +512,7 @@ export class RelayConnection {
         this.onRuntimeGoaway(side, frame);
         return;
       case FrameType.PING:
-        append(this.kubeletOut, frame.raw);
+        if (isPingRequest(frame)) append(side.out, pingAck(frame));
         return;
       case FrameType.PUSH_PROMISE:
         throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, 'PUSH_PROMISE, which gRPC clients refuse');
@@ -567,20 +574,7 @@ export class RelayConnection {
       return;
     }
     side.window += increment;
-    // From an older connection too: it credits what kubelet sent to the calls still open there.
-    this.passConnectionCredit(frame, increment);
     this.releaseBlocked(side);
-  }
-
-  /** The runtime's connection credit goes on to kubelet, less what the relay added to its window. */
-  private passConnectionCredit(frame: Frame, increment: number): void {
-    if (this.kubeletWindowOwed >= 0) {
-      append(this.kubeletOut, frame.raw);
-      return;
-    }
-    const passed = increment + this.kubeletWindowOwed;
-    this.kubeletWindowOwed = Math.min(passed, 0);
-    if (passed > 0) append(this.kubeletOut, formatWindowUpdate(0, passed));
   }
 
   private onRuntimeSettings(side: RuntimeSide, frame: Frame): void {
@@ -649,7 +643,8 @@ export class RelayConnection {
   /** The call is over for kubelet: metrics, the interceptor's afterResponse (once written), cleanup. */
   private finish(stream: Stream, status: GrpcError, fromRuntime: boolean): void {
     stream.endedWith = status;
-    this.kubeletWindowOwed += stream.heldFlowBytes;
+    this.kubeletCredit += stream.heldFlowBytes;
+    stream.heldFlowBytes = 0;
     this.streams.delete(stream.id);
     if (stream.runtimeOpen) this.closedAtRuntime(stream);
     if (stream.timer !== null) clearTimeout(stream.timer);
@@ -688,6 +683,7 @@ export class RelayConnection {
     side.closed = true;
     this.runtimes.delete(side);
     if (this.over) return;
+    for (const dropped of side.blocked.splice(0)) this.passedOn(dropped);
     // kubelet may be paused waiting for this connection's 'drain', which will never come.
     this.kubelet.resume();
     const message = `runtime at ${this.options.upstreamPath} is not reachable: ${side.error?.message ?? 'it closed the connection'}`;
@@ -750,9 +746,15 @@ export class RelayConnection {
 
   /** Queues bytes for a runtime connection; DATA waits while it does not fit the windows (`stream`'s too, for an intercepted body). */
   private toRuntime(side: RuntimeSide, bytes: Buffer, flowBytes = 0, stream: Stream | null = null): void {
-    if (side.closed) return;
-    if (side.blocked.length === 0 && fits(side, flowBytes, stream)) append(side.out, bytes);
-    else side.blocked.push({ bytes, flowBytes, stream });
+    const outgoing = { bytes, flowBytes, stream };
+    if (side.closed) {
+      this.passedOn(outgoing);
+    } else if (side.blocked.length === 0 && fits(side, flowBytes, stream)) {
+      append(side.out, bytes);
+      this.passedOn(outgoing);
+    } else {
+      side.blocked.push(outgoing);
+    }
   }
 
   private releaseBlocked(side: RuntimeSide): void {
@@ -760,9 +762,15 @@ export class RelayConnection {
     for (const next of side.blocked) {
       if (!fits(side, next.flowBytes, next.stream)) break;
       append(side.out, next.bytes);
+      this.passedOn(next);
       released += 1;
     }
     side.blocked.splice(0, released);
+  }
+
+  /** kubelet's DATA left the relay (sent, or dropped with its connection): its window comes back. */
+  private passedOn(outgoing: Outgoing): void {
+    if (outgoing.stream === null) this.kubeletCredit += outgoing.flowBytes;
   }
 
   private headerFrames(streamId: number, headers: HeaderList, endStream: boolean, maxFrameBytes: number): Buffer {
@@ -771,9 +779,10 @@ export class RelayConnection {
 
   /** Writes what this turn produced, one write per socket, then runs the afterResponse calls. */
   private flush(): void {
-    if (this.kubeletWindowOwed > 0) {
-      this.fromRelay(formatWindowUpdate(0, this.kubeletWindowOwed));
-      this.kubeletWindowOwed = 0;
+    if (this.kubeletCredit > 0 && this.kubeletWindow <= defaultWindowBytes / 2) {
+      this.fromRelay(formatWindowUpdate(0, this.kubeletCredit));
+      this.kubeletWindow += this.kubeletCredit;
+      this.kubeletCredit = 0;
     }
     if (this.kubeletOut.length > 0) {
       const out = this.kubeletOut;
@@ -809,6 +818,15 @@ export class RelayConnection {
 }
 
 const settingsAck = formatFrame(FrameType.SETTINGS, FrameFlag.ACK, 0);
+
+/** Whether a PING asks for an answer (an ACK answers a PING the relay never sends, so it is dropped). */
+function isPingRequest(frame: Frame): boolean {
+  if (frame.streamId !== 0) throw new H2ProtocolError(H2Error.PROTOCOL_ERROR, `PING on stream ${frame.streamId}`);
+  if (frame.payload.length !== 8) throw new H2ProtocolError(H2Error.FRAME_SIZE_ERROR, 'PING is not 8 bytes');
+  return (frame.flags & FrameFlag.ACK) === 0;
+}
+
+const pingAck = (frame: Frame): Buffer => formatFrame(FrameType.PING, FrameFlag.ACK, 0, frame.payload);
 
 /** Whether DATA of `flowBytes` fits the runtime's windows now; takes the room when it does. */
 function fits(side: RuntimeSide, flowBytes: number, stream: Stream | null): boolean {

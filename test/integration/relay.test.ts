@@ -19,7 +19,8 @@ import {
 } from '../../src/cri/gen/runtime/v1/api_pb.js';
 import { defineInterceptor, GrpcStatus, runtimeMethods, startRelay, RelayListenError, type Relay, type RelayedCall, type RelayOptions } from '../../src/cri/relay.js';
 import { encodeGrpcFrame, GrpcFrameReader } from '../../src/cri/grpc-frame.js';
-import { clientPreface, FrameFlag, FrameReader, FrameType, formatFrame, H2Error, type Frame } from '../../src/cri/h2/frames.js';
+import { clientPreface, defaultWindowBytes, FrameFlag, FrameReader, FrameType, formatFrame, formatHeadersFrames, H2Error, type Frame } from '../../src/cri/h2/frames.js';
+import { encodeLiteralHeaderBlock } from '../../src/cri/h2/hpack-encode.js';
 
 interface Rig {
   readonly dir: string;
@@ -486,6 +487,7 @@ t.test('a client that breaks HTTP/2 gets a GOAWAY with the reason; other connect
   const cases: Array<[string, Buffer, number]> = [
     ['no preface', Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), H2Error.PROTOCOL_ERROR],
     ['DATA on a stream never opened', Buffer.concat([clientPreface, formatFrame(FrameType.SETTINGS, 0, 0), formatFrame(FrameType.DATA, 0, 1, Buffer.from('x'))]), H2Error.PROTOCOL_ERROR],
+    ['a PING that is not 8 bytes', Buffer.concat([clientPreface, formatFrame(FrameType.SETTINGS, 0, 0), formatFrame(FrameType.PING, 0, 0, Buffer.alloc(7))]), H2Error.FRAME_SIZE_ERROR],
     ['a header block that does not decode', Buffer.concat([clientPreface, formatFrame(FrameType.SETTINGS, 0, 0), formatFrame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))]), H2Error.COMPRESSION_ERROR],
   ];
   for (const [name, bytes, code] of cases) {
@@ -507,6 +509,91 @@ function exchangeRaw(path: string, bytes: Buffer): Promise<Frame[]> {
     socket.on('close', () => resolve(frames));
   });
 }
+
+/** A kubelet connection spoken frame by frame: keeps every frame the relay sends, acknowledges its SETTINGS. */
+class RawConnection {
+  readonly frames: Frame[] = [];
+  private readonly reader = new FrameReader();
+  private readonly socket: Socket;
+
+  constructor(path: string) {
+    this.socket = connectSocket(path);
+    this.socket.on('data', (chunk: Buffer) => {
+      for (const frame of this.reader.read(chunk)) {
+        this.frames.push(frame);
+        if (frame.type === FrameType.SETTINGS && (frame.flags & FrameFlag.ACK) === 0) this.send(formatFrame(FrameType.SETTINGS, FrameFlag.ACK, 0));
+      }
+    });
+    this.send(Buffer.concat([clientPreface, formatFrame(FrameType.SETTINGS, 0, 0)]));
+  }
+
+  send(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** A unary call of `path` with `message`, on `streamId`; resolves when its trailers end it. */
+  async call(streamId: number, path: string, message: Buffer): Promise<void> {
+    const headers: Array<[string, string]> = [
+      [':method', 'POST'],
+      [':scheme', 'http'],
+      [':path', path],
+      [':authority', 'localhost'],
+      ['content-type', 'application/grpc'],
+      ['te', 'trailers'],
+    ];
+    this.send(formatHeadersFrames(streamId, encodeLiteralHeaderBlock(headers), false, 16_384));
+    this.send(formatFrame(FrameType.DATA, FrameFlag.END_STREAM, streamId, encodeGrpcFrame(message)));
+    await waitFor(() => this.received(FrameType.HEADERS).some((frame) => frame.streamId === streamId && (frame.flags & FrameFlag.END_STREAM) !== 0));
+  }
+
+  received(type: number): Frame[] {
+    return this.frames.filter((frame) => frame.type === type);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+const echoPath = '/runtime.v1.RuntimeService/SomeFutureMethod';
+
+t.test("PINGs are answered by the relay on each side; neither side sees the other's", async (t) => {
+  const { relay, backend } = await startRig(t);
+  const kubelet = new RawConnection(relay.listenPath);
+  t.teardown(() => kubelet.close());
+  await kubelet.call(1, echoPath, Buffer.from('open the runtime connection'));
+
+  const payload = Buffer.from('8 bytes!');
+  kubelet.send(formatFrame(FrameType.PING, 0, 0, payload));
+  await waitFor(() => kubelet.received(FrameType.PING).length > 0);
+  const [ack] = kubelet.received(FrameType.PING);
+  t.equal(ack?.flags, FrameFlag.ACK, 'kubelet gets an ACK');
+  t.same(ack?.payload, payload, 'with its payload');
+
+  const unanswered = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the runtime's PING was not answered")), 2000).unref());
+  await Promise.race([backend.ping(), unanswered]);
+  t.pass("the runtime's PING is answered");
+  t.equal(kubelet.received(FrameType.PING).length, 1, "the runtime's PING never reached kubelet");
+  t.equal(backend.pingsReceived(), 0, "kubelet's PING never reached the runtime");
+});
+
+t.test("kubelet's connection window comes back from the relay once half of it is used, not with every call", async (t) => {
+  const { relay } = await startRig(t);
+  const kubelet = new RawConnection(relay.listenPath);
+  t.teardown(() => kubelet.close());
+  const connectionUpdates = (): number[] =>
+    kubelet.received(FrameType.WINDOW_UPDATE).filter((frame) => frame.streamId === 0).map((frame) => frame.payload.readUInt32BE(0));
+  const small = Buffer.alloc(100, 1);
+  const large = Buffer.alloc(16_000, 2);
+  await kubelet.call(1, echoPath, small);
+  await kubelet.call(3, echoPath, large);
+  await kubelet.call(5, echoPath, large);
+  const sent = 3 * 5 + small.length + 2 * large.length;
+  t.ok(defaultWindowBytes - sent > defaultWindowBytes / 2, 'less than half the window used so far');
+  t.same(connectionUpdates(), [], 'no connection window update yet, though the runtime gave its window back');
+  await kubelet.call(7, echoPath, large);
+  t.same(connectionUpdates(), [sent + 5 + large.length], 'then all of it back at once');
+});
 
 t.test('frames split across chunks are reassembled by the reader', async (t) => {
   const reader = new GrpcFrameReader();
