@@ -110,6 +110,17 @@ t.test('a 3 MiB message is relayed byte-exact both ways (flow control and backpr
   t.equal(backend.calls[0]?.body.length, payload.length + 5, 'the runtime got the whole framed request');
 });
 
+t.test('32 calls of 256 KiB at once on one connection all arrive intact (windows given back as bytes pass)', async (t) => {
+  const { client } = await startRig(t);
+  const payloads = Array.from({ length: 32 }, (_, call) => Buffer.alloc(256 * 1024, call + 1));
+  const outcomes = await Promise.all(payloads.map((payload) => callUnary(client, '/runtime.v1.RuntimeService/SomeFutureMethod', payload)));
+  t.same(
+    outcomes.map((outcome, call) => outcome.error === null && outcome.response?.equals(payloads[call]!) === true),
+    payloads.map(() => true),
+    'every echo identical',
+  );
+});
+
 t.test('a 20,000-message server stream arrives intact and in order', async (t) => {
   const { client } = await startRig(t);
   const count = 20_000;
@@ -350,6 +361,21 @@ t.test('intercepted calls', async (t) => {
     const message = fromBinary(CreateContainerRequestSchema, forwarded.subarray(5));
     t.equal(message.config?.linux?.resources?.cpusetCpus, '3', 'the override after it');
     t.equal((await callUnary(client, versionPath, versionRequest)).error, null, 'the connection still flows both ways');
+  });
+
+  await t.test('large creates held for decisions and large relayed calls at once all get through', async (t) => {
+    const creates = Array.from({ length: 8 }, (_, index) =>
+      toBinary(CreateContainerRequestSchema, create(CreateContainerRequestSchema, { podSandboxId: `pod-${index}`, config: { metadata: { name: 'large' } }, sandboxConfig: { annotations: { big: 'y'.repeat(200 * 1024) } } })),
+    );
+    const echoes = Array.from({ length: 8 }, (_, index) => Buffer.alloc(200 * 1024, index + 1));
+    const outcomes = await Promise.all([
+      ...creates.map((body) => callUnary(client, createPath, body)),
+      ...echoes.map((payload) => callUnary(client, '/runtime.v1.RuntimeService/SomeFutureMethod', payload)),
+    ]);
+    t.same(outcomes.map((outcome) => outcome.error), outcomes.map(() => null), 'every call answered OK');
+    t.ok(outcomes.slice(creates.length).every((outcome, index) => outcome.response?.equals(echoes[index]!)), 'every echo identical');
+    const forwardedCreates = backend.calls.filter((call) => call.path === createPath).slice(-creates.length);
+    t.same(forwardedCreates.map((call) => fromBinary(CreateContainerRequestSchema, call.body.subarray(5)).podSandboxId).sort(), creates.map((_, index) => `pod-${index}`).sort(), 'every create reached the runtime');
   });
 
   await t.test('a decision with `ready` reaches the runtime only once that resolves', async (t) => {
