@@ -1,7 +1,8 @@
 // The benchmark's real-runtime half: CreateContainer+StartContainer through the daemon vs directly
-// against a real containerd, through a bare relay (the extra hop alone, no decisions), and directly
-// again from a second client (what the machine's noise alone shows as added time), in a new random
-// order every round, medians of paired differences over N rounds. The daemon's own measure of the
+// against a real containerd, through a bare relay (the extra hop alone, no decisions), through a
+// byte pipe (one more process that copies bytes without reading them: the least any proxy costs
+// here), and directly again from a second client (what the machine's noise alone shows), in a new
+// random order every round, medians of paired differences over N rounds. The daemon's own measure of the
 // time calls spent inside it (`status`) is reported beside: a floor under the added time that the
 // noise does not move. Target (issue 3): at most 2% added time. With the daemon, `meetsTarget`
 // needs both the wall-clock median and that floor within it: noise can push the median under 2%
@@ -43,6 +44,8 @@ export interface ContainerdBenchContext {
    * the extra hop alone, measured in the same rounds.
    */
   readonly relaySocket?: string;
+  /** A byte pipe's socket to `directSocket`: one more process on the path, nothing else. */
+  readonly pipeSocket?: string;
   /** Another build of the daemon in front of `directSocket`, measured in the same rounds. */
   readonly baselineSocket?: string;
   /** Measured rounds per side (after `warmupRounds`). */
@@ -72,6 +75,8 @@ export interface ContainerdBenchResult extends AddedTime {
   readonly proxiedCreateStartP90Ms: number;
   /** The bare relay, when measured: the floor any proxy in front of this runtime pays here. */
   readonly relayOnly: AddedTime | null;
+  /** The byte pipe, when measured: the cost of one more process on the path, nothing else. */
+  readonly pipeOnly: AddedTime | null;
   /** The baseline daemon, when measured. */
   readonly baseline: AddedTime | null;
   /** A second direct client against the first: differences that are the machine's noise alone. */
@@ -124,6 +129,7 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
     ['direct-again', context.directSocket],
     ['proxied', context.proxiedSocket],
     ...(context.relaySocket === undefined ? [] : [['relay', context.relaySocket] as [string, string]]),
+    ...(context.pipeSocket === undefined ? [] : [['pipe', context.pipeSocket] as [string, string]]),
     ...(context.baselineSocket === undefined ? [] : [['baseline', context.baselineSocket] as [string, string]]),
   ];
   const sides: Side[] = sockets.map(([name, socket]) => ({ name, client: new CriTestClient(socket, repoRoot), createMs: [], startMs: [], pod: null }));
@@ -159,6 +165,7 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
   const [direct, directAgain, proxied] = sides as [Side, Side, Side];
   const named = (name: string): Side | undefined => sides.find((side) => side.name === name);
   const relay = named('relay');
+  const pipe = named('pipe');
   const baseline = named('baseline');
   const added = addedOver(direct, proxied);
   return {
@@ -169,6 +176,7 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
     directCreateStartP90Ms: round(percentile(createStartMs(direct), 0.9), 2),
     proxiedCreateStartP90Ms: round(percentile(createStartMs(proxied), 0.9), 2),
     relayOnly: relay === undefined ? null : addedOver(direct, relay),
+    pipeOnly: pipe === undefined ? null : addedOver(direct, pipe),
     baseline: baseline === undefined ? null : addedOver(direct, baseline),
     noise: addedOver(direct, directAgain),
     targetAddedPercent,
@@ -207,10 +215,14 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-proxy-containerd-'));
   const runtime = await startProxiedRuntime({ repoRoot });
   let relay: Child | null = null;
+  let pipe: Child | null = null;
   let baseline: DaemonProcess | null = null;
   try {
     const relaySocket = join(dir, 'relay.sock');
-    relay = await startChild(await compileChild(dir), ['relay', relaySocket, runtime.sandbox.socket]);
+    const pipeSocket = join(dir, 'pipe.sock');
+    const childScript = await compileChild(dir);
+    relay = await startChild(childScript, ['relay', relaySocket, runtime.sandbox.socket]);
+    pipe = await startChild(childScript, ['pipe', pipeSocket, runtime.sandbox.socket]);
     if (baselineCli !== undefined) {
       await mkdir(join(dir, 'baseline'));
       baseline = await startDaemon({ runtimeEndpoint: runtime.sandbox.socket, dir: join(dir, 'baseline'), policyFile: join(repoRoot, demoPolicyPath), cli: baselineCli });
@@ -219,6 +231,7 @@ async function main(): Promise<void> {
       directSocket: runtime.sandbox.socket,
       proxiedSocket: runtime.daemon.socket,
       relaySocket,
+      pipeSocket,
       ...(baseline === null ? {} : { baselineSocket: baseline.socket }),
       rounds,
     });
@@ -230,6 +243,10 @@ async function main(): Promise<void> {
     );
     if (relayOnly !== null) {
       console.log(`a bare relay in the same rounds: added ${relayOnly.addedP50Ms} ms = ${relayOnly.addedPercent}% ${interval(relayOnly)} (create +${relayOnly.addedCreateP50Ms} ms, start +${relayOnly.addedStartP50Ms} ms)`);
+    }
+    const pipeOnly = result.pipeOnly;
+    if (pipeOnly !== null) {
+      console.log(`a byte pipe in the same rounds: added ${pipeOnly.addedP50Ms} ms = ${pipeOnly.addedPercent}% ${interval(pipeOnly)} (create +${pipeOnly.addedCreateP50Ms} ms, start +${pipeOnly.addedStartP50Ms} ms)`);
     }
     const noise = result.noise;
     console.log(`a second direct client in the same rounds (noise alone): ${noise.addedP50Ms} ms = ${noise.addedPercent}% ${interval(noise)} (create ${noise.addedCreateP50Ms} ms, start ${noise.addedStartP50Ms} ms)`);
@@ -250,6 +267,7 @@ async function main(): Promise<void> {
         runtime: 'containerd + runc (throwaway sandbox), host-network Burstable pod, busybox container',
         proxy: 'cri-rebalancer run (placement, checkpoint, relay) in a child process',
         relay: 'the bare relay (bench/proxy-child.ts, compiled by tsc) in a child process: the extra hop alone',
+        pipe: 'a byte pipe (bench/proxy-child.ts) in a child process: one more process on the path, no HTTP/2',
         loadAverage1m: round(loadavg()[0] ?? 0, 1),
         ...result,
         inDaemon,
@@ -260,6 +278,7 @@ async function main(): Promise<void> {
   } finally {
     if (baseline !== null && (await baseline.terminate()) === null) await baseline.kill();
     await relay?.stop();
+    await pipe?.stop();
     await runtime.destroy();
     await rm(dir, { recursive: true, force: true });
   }
