@@ -42,10 +42,6 @@ export interface NoopBackend {
   readonly connections: () => number;
   /** Announces GOAWAY on every open connection, as a runtime that shuts down does; calls in flight go on. */
   goAway(): void;
-  /** PINGs every open connection, as grpc-go runtimes do with each request's data; resolves once all are acknowledged. */
-  ping(): Promise<void>;
-  /** PINGs received so far (acknowledgements not counted). */
-  readonly pingsReceived: () => number;
   close(): Promise<void>;
 }
 
@@ -102,13 +98,6 @@ export async function startNoopBackend(path: string): Promise<NoopBackend> {
     goAway: () => {
       for (const session of sessions) session.close();
     },
-    ping: async () => {
-      const pinged = [...sessions].map(
-        (session) => new Promise<void>((resolve, reject) => session.ping((error) => (error === null ? resolve() : reject(error)))),
-      );
-      await Promise.all(pinged);
-    },
-    pingsReceived: () => pingsReceived,
     close: () =>
       new Promise((resolve) => {
         for (const session of sessions) session.destroy();
@@ -118,12 +107,8 @@ export async function startNoopBackend(path: string): Promise<NoopBackend> {
   const sessions = new Set<import('node:http2').Http2Session>();
   const server = createServer({ settings: http2Settings });
   let connections = 0;
-  let pingsReceived = 0;
   server.on('session', (session) => {
     connections += 1;
-    session.on('ping', () => {
-      pingsReceived += 1;
-    });
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
     session.on('error', () => undefined);
