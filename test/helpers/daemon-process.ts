@@ -1,11 +1,13 @@
 // The daemon as a separate process, as an operator runs it: `cri-rebalancer run` from the
 // compiled CLI, its sockets and state in a directory of the test's own, its pino JSON log read
-// line by line, ended by pid (SIGTERM for a clean stop, SIGKILL for a crash).
+// line by line, ended by pid (SIGTERM for a clean stop, SIGKILL for a crash), with the Node flags
+// of the systemd unit.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { daemonNodeFlags } from '../../src/node-flags.js';
 
 const run = promisify(execFile);
 
@@ -108,7 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonProcess
     options.sysfs ?? '/sys',
     ...(options.policyFile === undefined ? [] : ['--policy', options.policyFile]),
   ];
-  const child = spawn(process.execPath, formatCliArgs(args, options.cli), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...daemonNodeFlags, ...formatCliArgs(args, options.cli)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: DaemonLogLine[] = [];
   const waiters = new Set<{ match: (line: DaemonLogLine) => boolean; resolve: (line: DaemonLogLine) => void }>();
   let stderr = '';

@@ -1,6 +1,16 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { startDaemon } from '../../src/main.js';
+import { daemonNodeFlags } from '../../src/node-flags.js';
 import { capturingStderr } from '../helpers/daemon-fakes.js';
+
+t.test('the systemd unit runs the daemon with its Node flags, and this Node takes them', async (t) => {
+  const execStart = /^ExecStart=\/usr\/bin\/node (.*) \/opt\/cri-rebalancer\/bin\/cri-rebalancer\.js run /mu.exec(readFileSync('examples/cri-rebalancer.service', 'utf8'));
+  t.same(execStart?.[1]?.split(' '), daemonNodeFlags);
+  const node = spawnSync(process.execPath, [...daemonNodeFlags, '-e', ''], { encoding: 'utf8' });
+  t.equal(node.status, 0, node.stderr);
+});
 
 t.test('flags go through the policy schema before anything starts: a bad one is named', async (t) => {
   const started = await capturingStderr(() =>
