@@ -13,6 +13,8 @@
 //     -- --baseline DIR              also another build of the daemon (a checkout with dist/ built,
 //                                    e.g. a git worktree of an older commit), in the same rounds:
 //                                    a change's effect beside the noise that moves every side
+//     -- --baseline-node-flags "F"   the baseline's Node flags instead of the unit's ("" for none;
+//                                    with --baseline . the flags' own effect)
 //   benchContainerd(context)         the same measurement over any two sockets whose containerd
 //                                    has the harness's images (bench/proxy.ts --containerd)
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -28,6 +30,7 @@ import { busyboxImage } from '../test/integration/images/test-images.js';
 import { createContainer, CriTestClient, removeContainer, removePod, runPod, startContainer, type RunningPod } from '../test/helpers/cri-test-client.js';
 import { findDaemonPrerequisites, startDaemon, type DaemonProcess } from '../test/helpers/daemon-process.js';
 import { requestControl } from '../src/control/client.js';
+import { daemonNodeFlags } from '../src/node-flags.js';
 import type { StatusReport } from '../src/control/report.js';
 import { compileChild, startChild, type Child } from './proxy-children.js';
 import { medianInterval } from './bootstrap.js';
@@ -211,6 +214,7 @@ async function main(): Promise<void> {
   const rounds = Number(option('--rounds') ?? 30);
   const baselineDir = option('--baseline');
   const baselineCli = baselineDir === undefined ? undefined : resolve(baselineDir, 'dist', 'cli.js');
+  const baselineFlags = option('--baseline-node-flags')?.split(' ').filter((flag) => flag !== '');
   if (baselineCli !== undefined && !existsSync(baselineCli)) throw new Error(`--baseline: ${baselineCli} is missing; build that checkout first (npm install, or npm run build)`);
   const dir = await mkdtemp(join(tmpdir(), 'bench-proxy-containerd-'));
   const runtime = await startProxiedRuntime({ repoRoot });
@@ -225,7 +229,13 @@ async function main(): Promise<void> {
     pipe = await startChild(childScript, ['pipe', pipeSocket, runtime.sandbox.socket]);
     if (baselineCli !== undefined) {
       await mkdir(join(dir, 'baseline'));
-      baseline = await startDaemon({ runtimeEndpoint: runtime.sandbox.socket, dir: join(dir, 'baseline'), policyFile: join(repoRoot, demoPolicyPath), cli: baselineCli });
+      baseline = await startDaemon({
+        runtimeEndpoint: runtime.sandbox.socket,
+        dir: join(dir, 'baseline'),
+        policyFile: join(repoRoot, demoPolicyPath),
+        cli: baselineCli,
+        ...(baselineFlags === undefined ? {} : { nodeFlags: baselineFlags }),
+      });
     }
     const result = await benchContainerd({
       directSocket: runtime.sandbox.socket,
@@ -257,7 +267,7 @@ async function main(): Promise<void> {
     const baselineInDaemon = baseline === null ? null : await timeInDaemon(baseline.controlSocket, result.directCreateStartP50Ms);
     if (result.baseline !== null && baselineInDaemon !== null) {
       console.log(
-        `the baseline daemon (${baselineCli}) in the same rounds: added ${result.baseline.addedP50Ms} ms = ${result.baseline.addedPercent}% ${interval(result.baseline)}; ` +
+        `the baseline daemon (${baselineCli}, node ${(baselineFlags ?? daemonNodeFlags).join(" ") || "without flags"}) in the same rounds: added ${result.baseline.addedP50Ms} ms = ${result.baseline.addedPercent}% ${interval(result.baseline)}; ` +
           `inside it: create ${baselineInDaemon.createP50Ms} ms, start ${baselineInDaemon.startP50Ms} ms = ${baselineInDaemon.percentOfDirect}%`,
       );
     }
@@ -271,7 +281,7 @@ async function main(): Promise<void> {
         loadAverage1m: round(loadavg()[0] ?? 0, 1),
         ...result,
         inDaemon,
-        baseline: result.baseline === null ? null : { cli: baselineCli, ...result.baseline, inDaemon: baselineInDaemon },
+        baseline: result.baseline === null ? null : { cli: baselineCli, nodeFlags: baselineFlags ?? daemonNodeFlags, ...result.baseline, inDaemon: baselineInDaemon },
         meetsTarget: result.meetsTarget && inDaemon.percentOfDirect <= targetAddedPercent,
       }),
     );

@@ -65,6 +65,8 @@ export interface DaemonOptions {
   readonly readyTimeoutMs?: number;
   /** Another build's compiled CLI (its dist/cli.js) to run instead of this one's: a benchmark's baseline. */
   readonly cli?: string;
+  /** Node flags instead of the systemd unit's (src/node-flags.ts): a benchmark's baseline. */
+  readonly nodeFlags?: readonly string[];
 }
 
 export interface DaemonProcess {
@@ -110,7 +112,7 @@ export async function startDaemon(options: DaemonOptions): Promise<DaemonProcess
     options.sysfs ?? '/sys',
     ...(options.policyFile === undefined ? [] : ['--policy', options.policyFile]),
   ];
-  const child = spawn(process.execPath, [...daemonNodeFlags, ...formatCliArgs(args, options.cli)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? daemonNodeFlags), ...formatCliArgs(args, options.cli)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: DaemonLogLine[] = [];
   const waiters = new Set<{ match: (line: DaemonLogLine) => boolean; resolve: (line: DaemonLogLine) => void }>();
   let stderr = '';
