@@ -1,5 +1,6 @@
 // The Node flags the daemon runs with: examples/cri-rebalancer.service passes them, and so do the
-// tests and benchmarks that start it (a unit test keeps the unit file in step).
+// tests and benchmarks that start it (a unit test keeps the unit file in step); a daemon started
+// without them says so at start.
 // --no-memory-reducer: when the daemon goes quiet between calls, V8's memory reducer shrinks the
 // heap with full collections (about 35 ms each here, two in a run of 40 creates), and a call that
 // comes meanwhile waits. Without it the heap stays at the size the daemon needs. Medians barely
