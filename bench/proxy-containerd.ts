@@ -189,6 +189,9 @@ export async function benchContainerd(context: ContainerdBenchContext): Promise<
 
 const interval = (added: AddedTime): string => `[95% interval ${added.addedPercentInterval[0]} to ${added.addedPercentInterval[1]}%]`;
 
+const describeAdded = (added: AddedTime): string =>
+  `added ${added.addedP50Ms} ms = ${added.addedPercent}% ${interval(added)} (create +${added.addedCreateP50Ms} ms, start +${added.addedStartP50Ms} ms)`;
+
 /** What the daemon measured itself of this run's creates and starts (see `status`). */
 async function timeInDaemon(controlSocket: string, directCreateStartMs: number): Promise<{ createP50Ms: number; startP50Ms: number; percentOfDirect: number }> {
   const answer = await requestControl(controlSocket, { command: 'status' });
@@ -214,7 +217,7 @@ async function main(): Promise<void> {
   const rounds = Number(option('--rounds') ?? 30);
   const baselineDir = option('--baseline');
   const baselineCli = baselineDir === undefined ? undefined : resolve(baselineDir, 'dist', 'cli.js');
-  const baselineFlags = option('--baseline-node-flags')?.split(' ').filter((flag) => flag !== '');
+  const baselineFlags = option('--baseline-node-flags')?.split(' ').filter((flag) => flag !== '') ?? daemonNodeFlags;
   if (baselineCli !== undefined && !existsSync(baselineCli)) throw new Error(`--baseline: ${baselineCli} is missing; build that checkout first (npm install, or npm run build)`);
   const dir = await mkdtemp(join(tmpdir(), 'bench-proxy-containerd-'));
   const runtime = await startProxiedRuntime({ repoRoot });
@@ -234,7 +237,7 @@ async function main(): Promise<void> {
         dir: join(dir, 'baseline'),
         policyFile: join(repoRoot, demoPolicyPath),
         cli: baselineCli,
-        ...(baselineFlags === undefined ? {} : { nodeFlags: baselineFlags }),
+        nodeFlags: baselineFlags,
       });
     }
     const result = await benchContainerd({
@@ -251,13 +254,8 @@ async function main(): Promise<void> {
         `through the daemon p50 ${result.proxiedCreateStartP50Ms} ms; added ${result.addedP50Ms} ms = ${result.addedPercent}% ${interval(result)} ` +
         `(create +${result.addedCreateP50Ms} ms, start +${result.addedStartP50Ms} ms; target <= ${targetAddedPercent}%)`,
     );
-    if (relayOnly !== null) {
-      console.log(`a bare relay in the same rounds: added ${relayOnly.addedP50Ms} ms = ${relayOnly.addedPercent}% ${interval(relayOnly)} (create +${relayOnly.addedCreateP50Ms} ms, start +${relayOnly.addedStartP50Ms} ms)`);
-    }
-    const pipeOnly = result.pipeOnly;
-    if (pipeOnly !== null) {
-      console.log(`a byte pipe in the same rounds: added ${pipeOnly.addedP50Ms} ms = ${pipeOnly.addedPercent}% ${interval(pipeOnly)} (create +${pipeOnly.addedCreateP50Ms} ms, start +${pipeOnly.addedStartP50Ms} ms)`);
-    }
+    if (relayOnly !== null) console.log(`a bare relay in the same rounds: ${describeAdded(relayOnly)}`);
+    if (result.pipeOnly !== null) console.log(`a byte pipe in the same rounds: ${describeAdded(result.pipeOnly)}`);
     const noise = result.noise;
     console.log(`a second direct client in the same rounds (noise alone): ${noise.addedP50Ms} ms = ${noise.addedPercent}% ${interval(noise)} (create ${noise.addedCreateP50Ms} ms, start ${noise.addedStartP50Ms} ms)`);
     const inDaemon = await timeInDaemon(runtime.daemon.controlSocket, result.directCreateStartP50Ms);
@@ -267,7 +265,7 @@ async function main(): Promise<void> {
     const baselineInDaemon = baseline === null ? null : await timeInDaemon(baseline.controlSocket, result.directCreateStartP50Ms);
     if (result.baseline !== null && baselineInDaemon !== null) {
       console.log(
-        `the baseline daemon (${baselineCli}, node ${(baselineFlags ?? daemonNodeFlags).join(" ") || "without flags"}) in the same rounds: added ${result.baseline.addedP50Ms} ms = ${result.baseline.addedPercent}% ${interval(result.baseline)}; ` +
+        `the baseline daemon (${baselineCli}, node ${baselineFlags.join(' ') || 'without flags'}) in the same rounds: ${describeAdded(result.baseline)}; ` +
           `inside it: create ${baselineInDaemon.createP50Ms} ms, start ${baselineInDaemon.startP50Ms} ms = ${baselineInDaemon.percentOfDirect}%`,
       );
     }
@@ -281,7 +279,7 @@ async function main(): Promise<void> {
         loadAverage1m: round(loadavg()[0] ?? 0, 1),
         ...result,
         inDaemon,
-        baseline: result.baseline === null ? null : { cli: baselineCli, nodeFlags: baselineFlags ?? daemonNodeFlags, ...result.baseline, inDaemon: baselineInDaemon },
+        baseline: result.baseline === null ? null : { cli: baselineCli, nodeFlags: baselineFlags, ...result.baseline, inDaemon: baselineInDaemon },
         meetsTarget: result.meetsTarget && inDaemon.percentOfDirect <= targetAddedPercent,
       }),
     );

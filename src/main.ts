@@ -19,7 +19,7 @@ import { createRuntimePort, RuntimeCallError } from './cri/runtime-port.js';
 import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from './log.js';
 import { CallTimeRecorder } from './metrics/call-times.js';
-import { daemonNodeFlags } from './node-flags.js';
+import { missingNodeFlags } from './node-flags.js';
 import { CpusetApplier } from './state/apply-updates.js';
 import { checkpointFileName, chooseFileReplacer, historyFileName, openCheckpointFile, removeStaleTempFiles } from './state/checkpoint-file.js';
 import { bindPlacementEngine } from './state/engine.js';
@@ -119,7 +119,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon | numb
   const lock = await lockStateDir(policy.stateDir);
   if (!lock.ok) return startFailure(lock.message, log);
   if (lock.unlockedReason !== undefined) log.warn({ reason: lock.unlockedReason }, 'the native addon did not load: the state directory is not locked against a second daemon');
-  const missingFlags = daemonNodeFlags.filter((flag) => !process.execArgv.includes(flag));
+  const missingFlags = missingNodeFlags(process.execArgv);
   if (missingFlags.length > 0) log.info({ missing: missingFlags }, 'Node runs without the flags of the systemd unit (src/node-flags.ts): V8 may pause calls to shrink its heap');
   const daemon = await startOnLockedState(options, policy, log, topology);
   if (typeof daemon === 'number') {

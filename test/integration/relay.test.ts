@@ -550,8 +550,6 @@ function onFrames(socket: Socket, prefaceBytes: number, handle: (frame: Frame) =
   });
 }
 
-const headerBlock = (headers: Array<[string, string]>): Buffer => encodeLiteralHeaderBlock(headers);
-
 /** A kubelet connection spoken frame by frame: keeps every frame the relay sends. */
 class RawConnection {
   readonly frames: Frame[] = [];
@@ -569,7 +567,7 @@ class RawConnection {
 
   /** A unary call of `path` with `message` in one DATA frame, on `streamId`; resolves when its trailers end it. */
   async call(streamId: number, path: string, message: Buffer): Promise<void> {
-    const headers = headerBlock([
+    const headers = encodeLiteralHeaderBlock([
       [':method', 'POST'],
       [':scheme', 'http'],
       [':path', path],
@@ -609,9 +607,9 @@ async function startGrpcGoLikeRuntime(path: string): Promise<{ readonly pings: F
         Buffer.concat([
           formatWindowUpdate(0, frame.payload.length),
           formatFrame(FrameType.PING, 0, 0, Buffer.alloc(8, id)),
-          formatHeadersFrames(id, headerBlock([[':status', '200'], ['content-type', 'application/grpc']]), false, 16_384),
+          formatHeadersFrames(id, encodeLiteralHeaderBlock([[':status', '200'], ['content-type', 'application/grpc']]), false, 16_384),
           formatFrame(FrameType.DATA, 0, id, frame.payload),
-          formatHeadersFrames(id, headerBlock([['grpc-status', '0']]), true, 16_384),
+          formatHeadersFrames(id, encodeLiteralHeaderBlock([['grpc-status', '0']]), true, 16_384),
         ]),
       );
     });

@@ -9,7 +9,7 @@ import t from 'tap';
 import { requestControl } from '../../src/control/client.js';
 import type { StatusReport } from '../../src/control/report.js';
 import { runDaemon, startDaemon, type Daemon, type DaemonOptions } from '../../src/main.js';
-import { daemonNodeFlags } from '../../src/node-flags.js';
+import { missingNodeFlags } from '../../src/node-flags.js';
 import { qemuTwoNode } from '../fixtures/specs.js';
 import { capturingStderr, memoryLogSink } from '../helpers/daemon-fakes.js';
 import { startNoopBackend } from '../helpers/noop-cri-backend.js';
@@ -59,7 +59,7 @@ t.test('the daemon starts in order, serves status, reloads, and stops with a che
   const messages = (): string[] => setup.lines.map((line) => line.msg);
   t.ok(messages().indexOf('reconciled with the runtime') < messages().indexOf('ready'), 'reconciled before serving');
   const flagsHint = setup.lines.find((line) => line.msg.startsWith('Node runs without the flags of the systemd unit'));
-  t.same(flagsHint?.['missing'] ?? [], daemonNodeFlags.filter((flag) => !process.execArgv.includes(flag)), "names the unit file's Node flags this process lacks");
+  t.same(flagsHint?.['missing'] ?? [], missingNodeFlags(process.execArgv), "names the unit file's Node flags this process lacks");
   t.match(setup.lines.find((line) => line.msg === 'ready'), { listen: join(setup.dir, 'cri.sock'), control: join(setup.dir, 'control.sock'), runtime: join(setup.dir, 'runtime.sock'), cpus: '0-3' });
   t.ok(existsSync(join(setup.dir, 'cri.sock')));
 

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { startDaemon } from '../../src/main.js';
-import { daemonNodeFlags } from '../../src/node-flags.js';
+import { daemonNodeFlags, missingNodeFlags } from '../../src/node-flags.js';
 import { capturingStderr } from '../helpers/daemon-fakes.js';
 
 t.test('the systemd unit runs the daemon with its Node flags, and this Node takes them', async (t) => {
@@ -10,6 +10,8 @@ t.test('the systemd unit runs the daemon with its Node flags, and this Node take
   t.same(execStart?.[1]?.split(' '), daemonNodeFlags);
   const node = spawnSync(process.execPath, [...daemonNodeFlags, '-e', ''], { encoding: 'utf8' });
   t.equal(node.status, 0, node.stderr);
+  t.same(missingNodeFlags([]), daemonNodeFlags, 'a Node started without them lacks them all');
+  t.same(missingNodeFlags(['--enable-source-maps', ...daemonNodeFlags]), [], 'and none when it has them');
 });
 
 t.test('flags go through the policy schema before anything starts: a bad one is named', async (t) => {
